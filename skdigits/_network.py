@@ -1,0 +1,153 @@
+"""The Keras networks and optimizers behind CNNDigitClassifier.
+
+Everything here is plain Keras: the estimator decides the parameters, these
+functions turn them into layers, optimizers and losses.
+"""
+
+import math
+
+import numpy as np
+
+import keras
+from keras import layers
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop")
+LOSSES = {
+    "cross_entropy": "categorical_crossentropy",
+    "categorical_crossentropy": "categorical_crossentropy",
+    "mse": "mean_squared_error",
+    "mean_squared_error": "mean_squared_error",
+}
+SCHEDULES = ("cosine", "constant")
+
+# The report's momentum coefficient (gamma = 0.9), for "momentum" and "nesterov".
+REPORT_MOMENTUM = 0.9
+
+# Keras's default of 0.99 needs hundreds of steps before the moving statistics
+# used at inference settle; short fits on small data (load_digits) never get there.
+BN_MOMENTUM = 0.9
+
+# Augmentation needs room to move the digit: on 8x8 images a 10% shift or a
+# 10 degree turn is mostly interpolation blur, so below this side it is skipped.
+MIN_AUGMENT_SIDE = 16
+
+
+def build_cnn(
+    image_shape,
+    n_classes,
+    *,
+    filters=32,
+    kernel_size=3,
+    dense_units=128,
+    dropout=0.25,
+    activation="relu",
+    augment=True,
+    pixel_mean=0.0,
+    pixel_std=1.0,
+    seed=None,
+):
+    """Build the (uncompiled) digit CNN.
+
+    The report's design, made robust: two blocks of convolution -> batch
+    normalisation -> activation -> max pooling (the second block has twice the
+    filters), then flatten -> dense -> dropout -> softmax over the classes.
+
+    The network takes flat rows of ``height * width`` pixels as they come from
+    the estimator, so ``model.predict(X)`` and the estimator see the same input;
+    it reshapes them to images and standardises them with the pixel statistics
+    learned in ``fit``.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(height, width)`` of the images.
+    n_classes : int
+        Number of output classes (softmax units).
+    filters, kernel_size, dense_units, dropout, activation, augment
+        See :class:`skdigits.CNNDigitClassifier`.
+    pixel_mean, pixel_std : float
+        Statistics of the training pixels, used to standardise the input.
+    seed : int or None
+        Seed of the augmentation and dropout layers.
+
+    Returns
+    -------
+    model : keras.Model
+    """
+    height, width = image_shape
+    inputs = keras.Input(shape=(height * width,), name="pixels")
+    x = layers.Reshape((height, width, 1))(inputs)
+    x = layers.Rescaling(1.0 / pixel_std, offset=-pixel_mean / pixel_std, name="standardize")(x)
+    if augment and min(height, width) >= MIN_AUGMENT_SIDE:
+        # Active in training only; "nearest" repeats the border, which is background.
+        x = layers.RandomRotation(10 / 360, fill_mode="nearest", seed=seed)(x)
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed)(x)
+        x = layers.RandomZoom(0.1, fill_mode="nearest", seed=seed)(x)
+    for block, n_filters in enumerate((filters, 2 * filters)):
+        x = layers.Conv2D(n_filters, kernel_size, padding="same", use_bias=False,
+                          name=f"conv{block + 1}")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+        x = layers.Activation(activation)(x)
+        # "same" pooling keeps tiny images (1 x n strips) valid: a side of 1 stays 1.
+        x = layers.MaxPooling2D(2, padding="same")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(dense_units, use_bias=False, name="dense")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    x = layers.Activation(activation)(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, seed=seed)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="softmax")(x)
+    return keras.Model(inputs, outputs, name="digit_cnn")
+
+
+def make_optimizer(name, learning_rate, **kwargs):
+    """A Keras optimizer from the estimator's name for it.
+
+    ``"momentum"`` and ``"nesterov"`` are SGD with the report's momentum of
+    0.9 (plain and Nesterov accelerated gradient); ``kwargs`` are the routed
+    ``optimizer__*`` parameters and override these defaults.
+    """
+    if name == "adam":
+        cls, defaults = keras.optimizers.Adam, {}
+    elif name == "rmsprop":
+        cls, defaults = keras.optimizers.RMSprop, {}
+    elif name == "sgd":
+        cls, defaults = keras.optimizers.SGD, {}
+    elif name == "momentum":
+        cls, defaults = keras.optimizers.SGD, {"momentum": REPORT_MOMENTUM}
+    elif name == "nesterov":
+        cls, defaults = keras.optimizers.SGD, {"momentum": REPORT_MOMENTUM, "nesterov": True}
+    else:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}.")
+    return cls(**{"learning_rate": learning_rate, **defaults, **kwargs})
+
+
+def cosine_schedule(learning_rate, epochs):
+    """Per-epoch cosine decay from ``learning_rate`` towards zero over ``epochs``."""
+
+    def schedule(epoch, lr=None):
+        return learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
+
+    return schedule
+
+
+# Images per forward pass when predicting: large enough to amortise the call,
+# small enough to keep the activations of the first block in cache-sized chunks.
+PREDICT_BATCH = 512
+
+
+def predict_in_batches(model, X, batch_size=PREDICT_BATCH):
+    """Softmax outputs of ``model`` on ``X``, one compiled call per chunk.
+
+    ``model.predict`` builds a data pipeline on every call (tens of ms),
+    which dominates for a single image; ``predict_on_batch`` runs the
+    compiled forward pass directly.
+    """
+    if len(X) == 0:
+        return np.zeros((0,) + tuple(model.output_shape[1:]), dtype=np.float32)
+    chunks = [
+        np.asarray(model.predict_on_batch(X[start:start + batch_size]))
+        for start in range(0, len(X), batch_size)
+    ]
+    return np.concatenate(chunks)

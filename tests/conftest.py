@@ -1,0 +1,38 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+from skdigits import CNNDigitClassifier, load_mnist  # noqa: E402
+
+# Small, quick settings for the tests that need a trained model.
+FAST = dict(epochs=6, batch_size=64, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's 8x8 digits (pixels 0..16), split 75/25."""
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+
+
+@pytest.fixture(scope="session")
+def mnist_small():
+    """A stratified 3,000 / 1,000 subset of MNIST, raw uint8 28x28 images."""
+    return load_mnist(n_train=3000, n_test=1000, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def fitted_digits(digits):
+    """A classifier fitted once on the digits, shared by read-only tests."""
+    X_train, _, y_train, _ = digits
+    return CNNDigitClassifier(**FAST).fit(X_train, y_train)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,341 @@
+import os
+import pickle
+import subprocess
+import sys
+
+import joblib
+import keras
+import numpy as np
+import pytest
+from scikeras.wrappers import KerasClassifier
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
+
+from conftest import FAST
+from skdigits import CNNDigitClassifier
+
+
+# --- scikit-learn sees a classifier -------------------------------------------------
+
+
+def test_scikeras_alone_is_not_seen_as_a_classifier():
+    # The bug the estimator repairs: if this starts failing, scikeras was fixed
+    # and CNNDigitClassifier.__sklearn_tags__ can be simplified.
+    assert not is_classifier(KerasClassifier())
+
+
+def test_is_a_classifier():
+    clf = CNNDigitClassifier()
+    assert is_classifier(clf)
+    tags = get_tags(clf)
+    assert tags.estimator_type == "classifier"
+    assert tags.classifier_tags is not None and tags.target_tags.required
+    y = np.arange(30) % 3
+    assert isinstance(check_cv(3, y, classifier=is_classifier(clf)), StratifiedKFold)
+
+
+def test_cross_val_score_stratifies_string_labels(digits):
+    X_train, _, y_train, _ = digits
+    # Sorted labels: without stratification a fold would miss classes entirely.
+    order = np.argsort(y_train, kind="stable")
+    X, y = X_train[order][:600], np.array([f"digit {d}" for d in y_train[order][:600]])
+    scores = cross_val_score(CNNDigitClassifier(**FAST), X, y, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.8
+
+
+# --- it learns ------------------------------------------------------------------
+
+
+def test_learns_sklearn_digits(digits, fitted_digits):
+    _, X_test, _, y_test = digits
+    assert fitted_digits.score(X_test, y_test) > 0.93
+    assert fitted_digits.image_shape_ == (8, 8) and fitted_digits.n_features_in_ == 64
+    np.testing.assert_array_equal(fitted_digits.classes_, np.arange(10))
+
+
+def test_learns_raw_mnist_without_a_scaler(mnist_small):
+    X_train, X_test, y_train, y_test = mnist_small
+    clf = CNNDigitClassifier(epochs=4, batch_size=64, random_state=0).fit(X_train, y_train)
+    assert clf.image_shape_ == (28, 28) and clf.n_features_in_ == 784
+    assert clf.pixel_std_ > 50  # learned from raw 0..255 pixels
+    assert clf.score(X_test, y_test) > 0.93
+    assert set(clf.history_) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def test_standard_scaler_in_a_pipeline(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = make_pipeline(StandardScaler(), CNNDigitClassifier(**FAST)).fit(X_train, y_train)
+    assert pipe.score(X_test, y_test) > 0.85
+
+
+def test_predict_proba_is_consistent(digits, fitted_digits):
+    _, X_test, _, _ = digits
+    proba = fitted_digits.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert proba.min() >= 0
+    np.testing.assert_array_equal(
+        fitted_digits.classes_[proba.argmax(axis=1)], fitted_digits.predict(X_test)
+    )
+
+
+def test_input_layouts_agree(digits, fitted_digits):
+    _, X_test, _, _ = digits
+    X = X_test[:20]
+    expected = fitted_digits.predict_proba(X)
+    for layout in (X.reshape(-1, 8, 8), X.reshape(-1, 8, 8, 1), X.tolist(), X.astype(np.uint8)):
+        np.testing.assert_allclose(fitted_digits.predict_proba(layout), expected, rtol=1e-5)
+
+
+def test_string_labels_and_a_subset_of_digits(digits):
+    X_train, X_test, y_train, y_test = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    keep, keep_test = np.isin(y_train, [3, 7, 8]), np.isin(y_test, [3, 7, 8])
+    clf = CNNDigitClassifier(**FAST).fit(X_train[keep], names[y_train[keep]])
+    np.testing.assert_array_equal(clf.classes_, ["eight", "seven", "three"])
+    pred = clf.predict(X_test[keep_test])
+    assert set(pred) <= {"eight", "seven", "three"}
+    assert np.mean(pred == names[y_test[keep_test]]) > 0.9
+    assert clf.predict_proba(X_test[:5]).shape == (5, 3)
+
+
+def test_mse_loss_and_sgd_variants_train(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = CNNDigitClassifier(loss="mse", optimizer="nesterov", learning_rate=0.05, **FAST)
+    assert clf.fit(X_train, y_train).score(X_test, y_test) > 0.8
+    assert keras.losses.get(clf.model_.loss).__name__ == "mean_squared_error"
+
+
+# --- parameters -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("momentum", dict(cls=keras.optimizers.SGD, momentum=0.9, nesterov=False)),
+        ("nesterov", dict(cls=keras.optimizers.SGD, momentum=0.9, nesterov=True)),
+        ("sgd", dict(cls=keras.optimizers.SGD, momentum=0.0, nesterov=False)),
+        ("adam", dict(cls=keras.optimizers.Adam)),
+        ("rmsprop", dict(cls=keras.optimizers.RMSprop)),
+    ],
+)
+def test_optimizer_names(digits, name, expected):
+    X_train, _, y_train, _ = digits
+    clf = CNNDigitClassifier(optimizer=name, learning_rate=0.01, epochs=1, random_state=0)
+    opt = clf.fit(X_train[:200], y_train[:200]).model_.optimizer
+    assert type(opt) is expected.pop("cls")
+    for key, value in expected.items():
+        assert getattr(opt, key) == value
+
+
+def test_routed_parameters_reach_keras(digits):
+    X_train, _, y_train, _ = digits
+    seen = []
+
+    class Count(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    clf = CNNDigitClassifier(
+        optimizer="momentum", optimizer__momentum=0.5, epochs=2, callbacks=[Count()],
+        early_stopping=False, random_state=0,
+    )
+    assert clf.get_params()["optimizer__momentum"] == 0.5
+    clf.fit(X_train[:200], y_train[:200])
+    assert clf.model_.optimizer.momentum == 0.5
+    assert seen == [0, 1]
+    assert clone(clf).get_params()["optimizer__momentum"] == 0.5
+
+
+def test_architecture_follows_parameters(digits):
+    X_train, _, y_train, _ = digits
+    clf = CNNDigitClassifier(filters=6, dense_units=20, kernel_size=5, activation="tanh", epochs=1, random_state=0)
+    model = clf.fit(X_train[:100], y_train[:100]).model_
+    assert model.get_layer("conv1").filters == 6 and model.get_layer("conv2").filters == 12
+    assert model.get_layer("conv1").kernel_size == (5, 5)
+    assert model.get_layer("dense").units == 20
+    acts = {layer.activation.__name__ for layer in model.layers if isinstance(layer, keras.layers.Activation)}
+    assert acts == {"tanh"}
+    assert model.output_shape == (None, 10)
+
+
+def test_clone_and_set_params():
+    clf = CNNDigitClassifier(filters=16, learning_rate=3e-3)
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params() and copy is not clf
+    copy.set_params(filters=64, learning_rate=1e-4, optimizer__beta_1=0.8)
+    assert (copy.filters, copy.learning_rate, copy.optimizer__beta_1) == (64, 1e-4, 0.8)
+    assert clf.filters == 16
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        clf.set_params(no_such_param=1)
+
+
+def test_validation_and_early_stopping(digits):
+    X_train, _, y_train, _ = digits
+    clf = CNNDigitClassifier(epochs=30, n_iter_no_change=1, learning_rate=0.05, random_state=0)
+    clf.fit(X_train, y_train)
+    n_epochs = len(clf.history_["loss"])
+    assert len(clf.history_["val_accuracy"]) == n_epochs
+    # Stopped as soon as validation loss failed to improve once, well before 30 epochs.
+    val = clf.history_["val_loss"]
+    assert n_epochs < 30 and val[-1] >= min(val[:-1])
+    no_val = CNNDigitClassifier(epochs=2, validation_fraction=0.0, early_stopping=False, random_state=0)
+    assert "val_loss" not in no_val.fit(X_train, y_train).history_
+
+
+def test_grid_search_over_filters_and_learning_rate(digits):
+    X_train, X_test, y_train, y_test = digits
+    grid = {"filters": [8, 16], "learning_rate": [1e-3, 1e-2]}
+    search = GridSearchCV(CNNDigitClassifier(epochs=3, random_state=0), grid, cv=2, n_jobs=2)
+    search.fit(X_train[:600], y_train[:600])
+    assert set(search.best_params_) == {"filters", "learning_rate"}
+    assert search.cv_results_["mean_test_score"].shape == (4,)
+    # Chance is 0.1; three epochs on 300 images per fold already reach far above it.
+    assert search.best_score_ > 0.6
+    assert search.score(X_test, y_test) > 0.6
+
+
+# --- reproducibility and persistence ----------------------------------------------
+
+_CHILD = """
+import sys, numpy as np
+from sklearn.datasets import load_digits
+from skdigits import CNNDigitClassifier
+X, y = load_digits(return_X_y=True)
+clf = CNNDigitClassifier(epochs=2, batch_size=64, random_state=7).fit(X[:500], y[:500])
+np.save(sys.argv[1], clf.predict_proba(X[500:600]))
+"""
+
+
+def test_reproducible_in_one_process_and_across_processes(tmp_path, digits):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    fit = lambda: CNNDigitClassifier(epochs=2, batch_size=64, random_state=7).fit(X[:500], y[:500])  # noqa: E731
+    first, second = fit().predict_proba(X[500:600]), fit().predict_proba(X[500:600])
+    np.testing.assert_array_equal(first, second)
+    out = tmp_path / "child.npy"
+    subprocess.run([sys.executable, "-c", _CHILD, str(out)], check=True, env=os.environ.copy())
+    np.testing.assert_array_equal(np.load(out), first)
+    other = CNNDigitClassifier(epochs=2, batch_size=64, random_state=8).fit(X[:500], y[:500])
+    assert not np.array_equal(other.predict_proba(X[500:600]), first)
+
+
+def test_pickle_joblib_and_keras_format(tmp_path, digits, fitted_digits):
+    _, X_test, _, _ = digits
+    expected = fitted_digits.predict_proba(X_test)
+    restored = pickle.loads(pickle.dumps(fitted_digits))
+    np.testing.assert_array_equal(restored.predict_proba(X_test), expected)
+    joblib.dump(fitted_digits, tmp_path / "clf.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "clf.joblib").predict_proba(X_test), expected)
+    fitted_digits.model_.save(tmp_path / "net.keras")
+    net = keras.models.load_model(tmp_path / "net.keras")
+    np.testing.assert_allclose(net.predict(X_test.astype(np.float32), verbose=0), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_thread_budget_limits_tensorflow_pools():
+    code = (
+        "import tensorflow as tf; import numpy as np; from skdigits import CNNDigitClassifier;"
+        "X = np.random.default_rng(0).random((40, 64)); y = np.arange(40) % 2;"
+        "CNNDigitClassifier(epochs=1, random_state=0).fit(X, y);"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(),"
+        " tf.config.threading.get_inter_op_parallelism_threads())"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["1", "1"]
+
+
+# --- bad input ------------------------------------------------------------------
+
+
+def _digits_small(digits):
+    X_train, _, y_train, _ = digits
+    return X_train[:60], y_train[:60]
+
+
+BAD_FIT_INPUT = [
+    ("nan", lambda X, y: (np.where(np.eye(*X.shape) > 0, np.nan, X), y), ValueError, "NaN"),
+    ("inf", lambda X, y: (np.where(np.eye(*X.shape) > 0, np.inf, X), y), ValueError, "infinity"),
+    ("not square", lambda X, y: (np.zeros((len(y), 783)), y), ValueError, "783 features.*not a square"),
+    ("empty", lambda X, y: (X[:0], y[:0]), ValueError, "0 sample"),
+    ("length mismatch", lambda X, y: (X, y[:-1]), ValueError, "inconsistent numbers of samples"),
+    ("one class", lambda X, y: (X, np.zeros_like(y)), ValueError, "at least 2 classes"),
+    ("continuous y", lambda X, y: (X, y + 0.5), ValueError, "Unknown label type: continuous"),
+    ("strings in X", lambda X, y: (np.full(X.shape, "dark"), y), TypeError, "numeric"),
+    ("5-D", lambda X, y: (np.zeros((len(y), 8, 8, 1, 1)), y), ValueError, "5 dimensions"),
+    ("RGB", lambda X, y: (np.zeros((len(y), 8, 8, 3)), y), ValueError, "3 channels"),
+    ("1-D X", lambda X, y: (X[:, 0], y), ValueError, "Expected 2D array"),
+]
+
+
+@pytest.mark.parametrize("case, make, error, match", BAD_FIT_INPUT, ids=[c[0] for c in BAD_FIT_INPUT])
+def test_bad_fit_input(digits, case, make, error, match):
+    X, y = make(*_digits_small(digits))
+    clf = CNNDigitClassifier(epochs=1)
+    with pytest.raises(error, match=match):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")  # rejected before TensorFlow saw it
+
+
+BAD_PARAMS = [
+    (dict(epochs=-1), ValueError, "epochs must be >= 1"),
+    (dict(epochs=2.5), TypeError, "epochs must be an integer"),
+    (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
+    (dict(learning_rate=-0.01), ValueError, "learning_rate must be > 0"),
+    (dict(filters=0), ValueError, "filters must be >= 1"),
+    (dict(dropout=1.0), ValueError, "dropout must be >= 0 and < 1"),
+    (dict(activation="softplus"), ValueError, "activation must be one of"),
+    (dict(optimizer="adagrad"), ValueError, "optimizer must be one of"),
+    (dict(loss="hinge"), ValueError, "loss must be one of"),
+    (dict(kernel_size=(3, 3, 3)), ValueError, "kernel_size"),
+    (dict(image_shape=(0, 5)), ValueError, "image_shape"),
+    (dict(validation_fraction=0.0, early_stopping=True), ValueError, "early_stopping=True needs"),
+    (dict(dense_unit=5), TypeError, "Unknown parameter 'dense_unit'"),
+]
+
+
+@pytest.mark.parametrize("params, error, match", BAD_PARAMS, ids=[str(p[0]) for p in BAD_PARAMS])
+def test_bad_parameters(digits, params, error, match):
+    X, y = _digits_small(digits)
+    clf = CNNDigitClassifier(**params)  # construction never validates (clone relies on it)
+    with pytest.raises(error, match=match):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")
+
+
+def test_not_fitted():
+    clf = CNNDigitClassifier()
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(NotFittedError):
+            method(np.zeros((2, 64)))
+    with pytest.raises(NotFittedError):
+        clf.score(np.zeros((2, 64)), [0, 1])
+
+
+def test_bad_predict_input(digits, fitted_digits):
+    with pytest.raises(ValueError, match="X has 784 features, but CNNDigitClassifier is expecting 64"):
+        fitted_digits.predict(np.zeros((2, 784)))
+    with pytest.raises(ValueError, match="images of 28x28 pixels.*fitted on 8x8"):
+        fitted_digits.predict(np.zeros((2, 28, 28)))
+    with pytest.raises(ValueError, match="NaN"):
+        fitted_digits.predict_proba(np.full((1, 64), np.nan))
+    with pytest.raises(ValueError, match="0 sample"):
+        fitted_digits.predict(np.zeros((0, 64)))
+
+
+def test_non_square_images_with_image_shape(rng):
+    X = rng.random((80, 4 * 6))
+    y = (X[:, :12].sum(axis=1) > X[:, 12:].sum(axis=1)).astype(int)
+    clf = CNNDigitClassifier(image_shape=(4, -1), epochs=1, random_state=0).fit(X, y)
+    assert clf.image_shape_ == (4, 6)
+    with pytest.raises(ValueError, match="does not fit image_shape"):
+        CNNDigitClassifier(image_shape=(5, 5), epochs=1).fit(X, y)
+
+
+def test_partial_fit_is_not_offered():
+    assert not hasattr(CNNDigitClassifier(), "partial_fit")
