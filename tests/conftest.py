@@ -36,3 +36,10 @@ def fitted_digits(digits):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def mnist_model(mnist_small):
+    """A CNN trained briefly on the MNIST subset (about 95% accurate)."""
+    X_train, _, y_train, _ = mnist_small
+    return CNNDigitClassifier(epochs=3, batch_size=64, random_state=0).fit(X_train, y_train)

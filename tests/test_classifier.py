@@ -158,7 +158,11 @@ def test_architecture_follows_parameters(digits):
     assert model.get_layer("conv1").filters == 6 and model.get_layer("conv2").filters == 12
     assert model.get_layer("conv1").kernel_size == (5, 5)
     assert model.get_layer("dense").units == 20
-    acts = {layer.activation.__name__ for layer in model.layers if isinstance(layer, keras.layers.Activation)}
+    acts = {
+        layer.activation.__name__
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.Activation, keras.layers.Conv2D))
+    }
     assert acts == {"tanh"}
     assert model.output_shape == (None, 10)
 

@@ -1,0 +1,276 @@
+"""The ``skdigits`` command: train, evaluate, predict, info."""
+
+import argparse
+import ast
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+# Security note for users (repeated in --help): model files are pickles.
+_TRUST_NOTE = (
+    "Model files are joblib pickles: loading one runs code stored in it, so load only "
+    "files you made or trust."
+)
+
+
+class CLIError(Exception):
+    """An error for the user: printed as one line, exit status 2."""
+
+
+def _parse_set(items):
+    params = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise CLIError(f"--set expects key=value, got {item!r}")
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw  # a bare word such as relu or adam
+        params[key.strip()] = value
+    return params
+
+
+def _load_data(path):
+    """X_train, X_test, y_train, y_test from the bundled MNIST, an .npz, or a folder of IDX files."""
+    from ._datasets import load_idx, load_mnist
+
+    if path is None:
+        return load_mnist()
+    if os.path.isdir(path):
+        files = {}
+        for key, stem in [("x_train", "train-images"), ("y_train", "train-labels"),
+                          ("x_test", "t10k-images"), ("y_test", "t10k-labels")]:
+            found = sorted(f for f in os.listdir(path) if f.startswith(stem) and "idx" in f)
+            if not found:
+                raise CLIError(f"{path}: no {stem}-idx*-ubyte[.gz] file (the MNIST IDX layout)")
+            files[key] = load_idx(os.path.join(path, found[0]))
+        data = files
+    elif os.path.isfile(path):
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                data = {key: npz[key] for key in npz.files}
+        except (OSError, ValueError) as exc:
+            raise CLIError(f"{path}: not a readable .npz file ({exc})") from None
+    else:
+        raise CLIError(f"{path}: no such file or folder")
+    missing = {"x_train", "y_train", "x_test", "y_test"} - set(data)
+    if missing:
+        raise CLIError(f"{path}: missing arrays {sorted(missing)} (expected Keras's mnist.npz keys)")
+    return data["x_train"], data["x_test"], data["y_train"], data["y_test"]
+
+
+def _load_model(path):
+    import joblib
+
+    if not os.path.isfile(path):
+        raise CLIError(f"{path}: no such model file")
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # any unpickling failure means "not a model file"
+        raise CLIError(f"{path}: not a skdigits model file ({type(exc).__name__}: {exc})") from None
+    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
+        raise CLIError(f"{path}: holds a {type(model).__name__}, not a fitted classifier")
+    return model
+
+
+def cmd_train(args):
+    import joblib
+
+    from ._classifier import CNNDigitClassifier
+    from ._datasets import _subset
+
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        raise CLIError(f"{args.output}: folder {out_dir} does not exist or is not writable")
+    X_train, X_test, y_train, y_test = _load_data(args.data)
+    if args.n_train is not None:
+        try:
+            X_train, y_train = _subset(X_train, y_train, args.n_train, args.seed, "--n-train")
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    params = {"random_state": args.seed, "verbose": 0 if args.quiet else 1, **_parse_set(args.set)}
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    try:
+        clf = CNNDigitClassifier().set_params(**params)
+        start = time.perf_counter()
+        clf.fit(X_train, y_train)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None
+    seconds = time.perf_counter() - start
+    history = clf.history_
+    print(f"trained on {len(y_train)} images in {seconds:.1f} s, {len(history['loss'])} epochs")
+    if "val_accuracy" in history:
+        best = int(np.argmin(history["val_loss"]))
+        print(f"validation accuracy: {history['val_accuracy'][best]:.4f} (epoch {best + 1})")
+    print(f"test accuracy: {clf.score(X_test, y_test):.4f} on {len(y_test)} images")
+    joblib.dump(clf, args.output)
+    print(f"model saved to {args.output}")
+    return 0
+
+
+def cmd_evaluate(args):
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    model = _load_model(args.model)
+    _, X_test, _, y_test = _load_data(args.data)
+    try:
+        proba = model.predict_proba(X_test)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(f"{args.model}: cannot predict these images ({exc})") from None
+    y_pred = model.classes_[np.argmax(proba, axis=1)]
+    print(f"accuracy: {np.mean(y_pred == y_test):.4f} on {len(y_test)} images")
+    print(classification_report(y_test, y_pred, digits=4))
+    labels = np.unique(np.concatenate([y_test, y_pred]))
+    matrix = confusion_matrix(y_test, y_pred, labels=labels)
+    print("confusion matrix (rows: true, columns: predicted)")
+    width = max(len(str(matrix.max())), max(len(str(label)) for label in labels)) + 1
+    print(" " * width + "".join(f"{label!s:>{width}}" for label in labels))
+    for label, row in zip(labels, matrix):
+        print(f"{label!s:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    if args.plots:
+        from ._plots import save_evaluation_plots
+
+        try:
+            paths = save_evaluation_plots(args.plots, model, X_test, y_test, y_pred, proba, labels, matrix)
+        except ImportError:
+            raise CLIError("--plots needs matplotlib: pip install 'skdigits[plots]'") from None
+        for path in paths:
+            print(f"wrote {path}")
+    return 0
+
+
+def _predict_inputs(path, image_shape):
+    """(name, image) pairs from an image file or an .npy array of images."""
+    from ._images import to_mnist
+
+    if path.lower().endswith(".npy"):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file")
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
+        if array.ndim == 2 and array.shape == tuple(image_shape):
+            array = array[None]
+        if array.ndim not in (2, 3, 4):
+            raise ValueError(f"{path}: expected an array of images (n, h, w), got shape {array.shape}")
+        return [(f"{path}[{i}]", image[None]) for i, image in enumerate(array)]
+    return [(path, to_mnist(path)[None])]
+
+
+def cmd_predict(args):
+    model = _load_model(args.model)
+    image_shape = getattr(model, "image_shape_", (28, 28))
+    results, failed = [], 0
+    for path in args.files:
+        try:
+            for name, image in _predict_inputs(path, image_shape):
+                proba = model.predict_proba(image)[0]
+                top = np.argsort(proba)[::-1][:3]
+                results.append({
+                    "file": name,
+                    "label": model.classes_[top[0]].item(),
+                    "probability": float(proba[top[0]]),
+                    "top3": [{"label": model.classes_[i].item(), "probability": float(proba[i])} for i in top],
+                })
+                if not args.json:
+                    r = results[-1]
+                    others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top3"])
+                    print(f"{name}: {r['label']} (p={r['probability']:.3f}) top3: {others}", flush=True)
+        except (OSError, ValueError) as exc:
+            failed += 1
+            message = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
+            print(f"skdigits: error: {message}", file=sys.stderr, flush=True)
+            results.append({"file": path, "label": None, "probability": None, "error": message})
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if failed else 0
+
+
+def cmd_info(args):
+    import keras
+    import scikeras
+    import sklearn
+    import tensorflow as tf
+
+    from ._version import __version__
+
+    gpus = tf.config.list_physical_devices("GPU")
+    rows = [
+        ("skdigits", __version__),
+        ("python", platform.python_version()),
+        ("tensorflow", tf.__version__),
+        ("keras", keras.__version__),
+        ("scikeras", scikeras.__version__),
+        ("scikit-learn", sklearn.__version__),
+        ("numpy", np.__version__),
+        ("platform", platform.platform()),
+        ("cpu count", str(os.cpu_count())),
+        ("gpu", ", ".join(g.name for g in gpus) if gpus else "none visible"),
+    ]
+    for key, value in rows:
+        print(f"{key:>13}: {value}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="skdigits",
+        description="A CNN for handwritten digits behind the scikit-learn API.",
+        epilog=_TRUST_NOTE,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train CNNDigitClassifier and save it", epilog=_TRUST_NOTE)
+    p.add_argument("--output", required=True, metavar="PATH", help="where to save the fitted model (joblib)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the estimator's)")
+    p.add_argument("--n-train", type=int, metavar="N", help="train on a stratified subset of N images")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="an estimator parameter, e.g. --set filters=64 --set optimizer=nesterov")
+    p.add_argument("--data", metavar="FILE",
+                   help="an .npz with x_train, y_train, x_test, y_test, or a folder of MNIST IDX files "
+                        "(default: the bundled MNIST)")
+    p.add_argument("--seed", type=int, default=0, help="random_state of the fit (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class precision and recall, confusion matrix",
+                       epilog=_TRUST_NOTE)
+    p.add_argument("--model", required=True, metavar="PATH")
+    p.add_argument("--data", metavar="FILE", help="test data as for train (default: bundled MNIST test set)")
+    p.add_argument("--plots", metavar="DIR", help="also write PNG plots to DIR (needs matplotlib)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict the digit in image files", epilog=_TRUST_NOTE)
+    p.add_argument("--model", required=True, metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print a JSON array instead of lines")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="PNG / JPEG / BMP / TIFF picture of one digit, or .npy array of MNIST-style images")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("info", help="versions and hardware, for bug reports")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        print(f"skdigits: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("skdigits: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,169 @@
+import json
+import os
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+from PIL import Image
+
+from skdigits import load_mnist
+from skdigits._cli import main
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory):
+    """An .npz in Keras's mnist.npz layout, small enough to train on in seconds."""
+    X_train, X_test, y_train, y_test = load_mnist(n_train=1500, n_test=300, random_state=1)
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    np.savez(path, x_train=X_train, y_train=y_train, x_test=X_test, y_test=y_test)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_npz):
+    path = tmp_path_factory.mktemp("model") / "digits.model"
+    status = main(["train", "--output", str(path), "--data", str(small_npz), "--epochs", "3",
+                   "--set", "batch_size=64", "--quiet"])
+    assert status == 0
+    return path
+
+
+def _digit_png(folder, index=0, name="digit.png"):
+    """An MNIST test digit written dark on white paper, bigger and off-centre."""
+    _, X_test, _, y_test = load_mnist()
+    page = np.full((200, 160), 235, dtype=np.uint8)
+    big = np.asarray(Image.fromarray(X_test[index]).resize((112, 112)), dtype=float) / 255
+    page[40:152, 30:142] = np.uint8(235 * (1 - 0.9 * big))
+    path = folder / name
+    Image.fromarray(page).save(path)
+    return path, int(y_test[index])
+
+
+def test_train_saves_exactly_the_path_and_reports(trained, capsys, small_npz, tmp_path):
+    assert trained.exists() and trained.suffix == ".model"
+    model = joblib.load(trained)
+    assert model.n_features_in_ == 784 and len(model.history_["loss"]) <= 3
+    out_path = tmp_path / "again"
+    assert main(["train", "--output", str(out_path), "--data", str(small_npz), "--epochs", "1",
+                 "--n-train", "500", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "trained on 500 images" in out
+    assert "validation accuracy: 0." in out and "test accuracy: 0." in out and "on 300 images" in out
+    assert out_path.exists()
+
+
+def test_train_rejects_bad_options_before_training(tmp_path, capsys, small_npz):
+    assert main(["train", "--output", str(tmp_path / "no" / "dir" / "m"), "--epochs", "1"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["train", "--output", str(tmp_path / "m"), "--data", str(small_npz), "--set", "filterz=3"]) == 2
+    assert "Invalid parameter filterz" in capsys.readouterr().err
+    assert main(["train", "--output", str(tmp_path / "m"), "--data", str(small_npz), "--set", "epochs=-2"]) == 2
+    assert "epochs must be >= 1" in capsys.readouterr().err
+    assert main(["train", "--output", str(tmp_path / "m"), "--data", str(tmp_path / "none.npz")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_reads_an_idx_folder(tmp_path, capsys):
+    import gzip
+
+    X_train, X_test, y_train, y_test = load_mnist(n_train=300, n_test=100, random_state=2)
+
+    def write(name, array):
+        header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+        (tmp_path / name).write_bytes(gzip.compress(header + array.tobytes()))
+
+    write("train-images-idx3-ubyte.gz", X_train)
+    write("train-labels-idx1-ubyte.gz", y_train)
+    write("t10k-images-idx3-ubyte.gz", X_test)
+    write("t10k-labels-idx1-ubyte.gz", y_test)
+    assert main(["train", "--output", str(tmp_path / "m.joblib"), "--data", str(tmp_path),
+                 "--epochs", "1", "--quiet"]) == 0
+    assert "on 100 images" in capsys.readouterr().out
+
+
+def test_evaluate_with_plots(trained, small_npz, tmp_path, capsys):
+    plots = tmp_path / "plots"
+    assert main(["evaluate", "--model", str(trained), "--data", str(small_npz), "--plots", str(plots)]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("accuracy: ")[1].split()[0])
+    assert accuracy > 0.85
+    assert "precision" in out and "recall" in out and "confusion matrix" in out
+    for name in ("confusion_matrix.png", "misclassified.png", "training_curves.png"):
+        with Image.open(plots / name) as image:
+            assert image.size[0] > 300
+
+
+def test_predict_image_files_and_npy(trained, tmp_path, capsys):
+    png, label = _digit_png(tmp_path)
+    jpg = tmp_path / "digit.jpg"
+    Image.open(png).convert("RGB").save(jpg)
+    _, X_test, _, y_test = load_mnist(n_test=3, random_state=0)
+    npy = tmp_path / "batch.npy"
+    np.save(npy, X_test)
+    assert main(["predict", "--model", str(trained), str(png), str(jpg), str(npy)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5
+    assert lines[0].startswith(f"{png}: {label} (p=") and "top3:" in lines[0]
+    assert lines[2].startswith(f"{npy}[0]: ")
+
+
+def test_predict_json_and_per_file_errors(trained, tmp_path, capsys):
+    png, label = _digit_png(tmp_path)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 240).save(blank)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    status = main(["predict", "--model", str(trained), "--json", str(tmp_path / "missing.png"),
+                   str(blank), str(notes), str(png)])
+    assert status == 1
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)
+    assert [r["file"] for r in results] == [str(tmp_path / "missing.png"), str(blank), str(notes), str(png)]
+    assert results[-1]["label"] == label and 0 < results[-1]["probability"] <= 1
+    assert len(results[-1]["top3"]) == 3
+    assert all(r["label"] is None and r["error"] for r in results[:3])
+    assert "missing.png: no such file" in captured.err
+    assert "blank.png: no ink found" in captured.err
+    assert "notes.txt: not an image" in captured.err
+
+
+def test_corrupt_model_files(tmp_path, capsys):
+    bogus = tmp_path / "bogus.joblib"
+    bogus.write_bytes(b"\x80\x04garbage")
+    assert main(["predict", "--model", str(bogus), "x.png"]) == 2
+    assert "not a skdigits model file" in capsys.readouterr().err
+    other = tmp_path / "list.joblib"
+    joblib.dump([1, 2, 3], other)
+    assert main(["evaluate", "--model", str(other)]) == 2
+    assert "holds a list, not a fitted classifier" in capsys.readouterr().err
+    assert main(["predict", "--model", str(tmp_path / "nope"), "x.png"]) == 2
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for name in ("skdigits", "python", "tensorflow", "keras", "scikeras", "scikit-learn", "numpy", "cpu count", "gpu"):
+        assert f"{name}:" in out
+
+
+def test_usage_errors_exit_non_zero(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "--model", "m"])
+    assert exc.value.code == 2
+
+
+def test_subprocess_entry_points(trained, tmp_path):
+    png, label = _digit_png(tmp_path)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-m", "skdigits", "predict", "--model", str(trained), "--json", str(png)],
+                         capture_output=True, text=True, env=env, check=True)
+    assert json.loads(out.stdout)[0]["label"] == label
+    script = os.path.join(os.path.dirname(sys.executable), "skdigits")
+    out = subprocess.run([script, "--help"], capture_output=True, text=True, env=env, check=True)
+    assert "train" in out.stdout and "pickles" in out.stdout
