@@ -1,0 +1,99 @@
+"""Shared by the benchmark scripts: what machine and versions a result came from, and timers."""
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_revision():
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=os.path.dirname(os.path.abspath(__file__)))
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def environment():
+    """Versions, machine, time and command: the provenance every result file carries."""
+    import keras
+    import scikeras
+    import sklearn
+    import tensorflow as tf
+
+    import skdigits
+
+    return {
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python"] + sys.argv),
+        "git_revision": git_revision(),
+        "versions": {
+            "python": platform.python_version(),
+            "skdigits": skdigits.__version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "scikeras": scikeras.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+        },
+        "machine": {
+            "cpu": cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        },
+    }
+
+
+def timed(fn, *args, **kwargs):
+    """(result, seconds) of one call."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def best_of(fn, repeat=3):
+    """Fastest of ``repeat`` calls, in seconds: the least disturbed by a noisy machine."""
+    return min(timed(fn)[1] for _ in range(repeat))
+
+
+def median_latency(fn, n=200):
+    """Median seconds of ``n`` calls (after one warm-up call)."""
+    fn()
+    times = [timed(fn)[1] for _ in range(n)]
+    return float(np.median(times))
+
+
+def write_json(path, payload):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(payload, fh, indent=2, default=_jsonable)
+        fh.write("\n")
+    print(f"wrote {path}", flush=True)
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,193 @@
+"""How good and how fast is CNNDigitClassifier() with its default parameters on MNIST?
+
+For each seed: fit on the 60,000 training images, test accuracy on the 10,000
+test images, fit seconds and the per-epoch curve (with any pause of the
+process inside an epoch, detected from the step times). Then, in the same run:
+
+- wrapper overhead: the same network trained by plain Keras ``model.fit`` on the
+  same data and epochs;
+- prediction: batch throughput through the estimator and through the Keras
+  model directly, and single-image latency;
+- the fit time of an RBF SVM on the same data, as the yardstick for the ratio.
+
+    python benchmarks/accuracy.py --seeds 0 1 2 --output benchmarks/results/accuracy.json
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import best_of, environment, median_latency, timed, write_json  # noqa: E402
+
+import keras  # noqa: E402
+
+from skdigits import CNNDigitClassifier, load_mnist  # noqa: E402
+from skdigits._network import LOSSES, PREDICT_BATCH, build_cnn, cosine_schedule, make_optimizer  # noqa: E402
+
+
+class StepClock(keras.callbacks.Callback):
+    """Records when each epoch and each training step ends, to find pauses."""
+
+    def on_train_begin(self, logs=None):
+        self.epochs, self.steps = [], []
+        self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._last = self._epoch_start
+        self._step_times = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        self._step_times.append(now - self._last)
+        self._last = now
+
+    def on_epoch_end(self, epoch, logs=None):
+        steps = np.array(self._step_times)
+        median = float(np.median(steps))
+        # A step ten times slower than the median (and over a second) is a pause, not work.
+        pauses = steps[(steps > 10 * median) & (steps > 1.0)]
+        self.epochs.append({
+            "epoch": epoch + 1,
+            "seconds": time.perf_counter() - self._epoch_start,
+            "median_step_ms": 1000 * median,
+            "pause_seconds": float((pauses - median).sum()),
+            "pauses": len(pauses),
+            **{k: float(v) for k, v in (logs or {}).items()},
+        })
+
+
+def fit_estimator(seed, data, epochs):
+    X_train, X_test, y_train, y_test = data
+    clock = StepClock()
+    params = {"random_state": seed, "callbacks": [clock], "verbose": 2}
+    if epochs is not None:
+        params["epochs"] = epochs
+    clf = CNNDigitClassifier(**params)
+    _, fit_seconds = timed(clf.fit, X_train, y_train)
+    accuracy = clf.score(X_test, y_test)
+    pause = sum(e["pause_seconds"] for e in clock.epochs)
+    row = {
+        "seed": seed,
+        "test_accuracy": accuracy,
+        "fit_seconds": fit_seconds,
+        "fit_seconds_without_pauses": fit_seconds - pause,
+        "pause_seconds": pause,
+        "epochs_run": len(clock.epochs),
+        "curve": clock.epochs,
+    }
+    print(f"seed {seed}: test accuracy {accuracy:.4f}, fit {fit_seconds:.0f} s "
+          f"({pause:.0f} s of pauses), {len(clock.epochs)} epochs", flush=True)
+    return clf, row
+
+
+def fit_plain_keras(clf, seed, data):
+    """The estimator's network and training recipe, written directly in Keras."""
+    X_train, X_test, y_train, y_test = data
+    keras.utils.set_random_seed(seed)
+    X = X_train.reshape(len(X_train), -1).astype(np.float32)
+    Y = np.eye(10, dtype=np.float32)[y_train]
+    order = np.random.default_rng(seed).permutation(len(X))
+    X, Y = X[order], Y[order]
+    p = clf.get_params()
+    start = time.perf_counter()
+    mean, std = float(X.mean(dtype=np.float64)), float(X.std(dtype=np.float64))
+    model = build_cnn(clf.image_shape_, 10, filters=p["filters"], kernel_size=p["kernel_size"],
+                      dense_units=p["dense_units"], dropout=p["dropout"], activation=p["activation"],
+                      augment=p["augment"], pixel_mean=mean, pixel_std=std)
+    model.compile(optimizer=make_optimizer(p["optimizer"], p["learning_rate"]), loss=LOSSES[p["loss"]],
+                  metrics=["accuracy"])
+    callbacks = [keras.callbacks.LearningRateScheduler(cosine_schedule(p["learning_rate"], p["epochs"])),
+                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=p["n_iter_no_change"],
+                                               restore_best_weights=True)]
+    history = model.fit(X, Y, batch_size=p["batch_size"], epochs=p["epochs"],
+                        validation_split=p["validation_fraction"], callbacks=callbacks, verbose=2)
+    seconds = time.perf_counter() - start
+    proba = model.predict(X_test.reshape(len(X_test), -1).astype(np.float32), batch_size=PREDICT_BATCH, verbose=0)
+    accuracy = float(np.mean(proba.argmax(axis=1) == y_test))
+    print(f"plain Keras: test accuracy {accuracy:.4f}, fit {seconds:.0f} s", flush=True)
+    return {"fit_seconds": seconds, "test_accuracy": accuracy, "epochs_run": len(history.history["loss"])}
+
+
+def prediction_figures(clf, X_test):
+    flat = X_test.reshape(len(X_test), -1).astype(np.float32)
+    one, one_flat = X_test[:1], flat[:1]
+    n = len(X_test)
+    est = best_of(lambda: clf.predict(X_test))
+    direct = best_of(lambda: clf.model_.predict(flat, batch_size=PREDICT_BATCH, verbose=0))
+    direct_default = best_of(lambda: clf.model_.predict(flat, verbose=0))
+    figures = {
+        "batch_images_per_second": n / est,
+        "keras_model_predict_images_per_second": n / direct,
+        "keras_model_predict_default_batch_images_per_second": n / direct_default,
+        "batch_throughput_ratio_estimator_to_keras": direct / est,
+        "single_image_predict_ms": 1000 * median_latency(lambda: clf.predict(one)),
+        "single_image_predict_proba_ms": 1000 * median_latency(lambda: clf.predict_proba(one)),
+        "single_image_keras_predict_ms": 1000 * median_latency(lambda: clf.model_.predict(one_flat, verbose=0), n=30),
+        "single_image_keras_predict_on_batch_ms": 1000 * median_latency(lambda: clf.model_.predict_on_batch(one_flat)),
+    }
+    for key, value in figures.items():
+        print(f"{key}: {value:.2f}", flush=True)
+    return figures
+
+
+def svm_fit_seconds(data):
+    from sklearn.svm import SVC
+
+    X_train, _, y_train, _ = data
+    X = X_train.reshape(len(X_train), -1) / 255.0
+    _, seconds = timed(SVC(C=10, gamma="scale").fit, X, y_train)
+    print(f"RBF SVM (C=10, gamma='scale') fit: {seconds:.0f} s", flush=True)
+    return seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, help="override the default epochs (for quick trials only)")
+    parser.add_argument("--n-train", type=int, help="stratified training subset (default: all 60,000)")
+    parser.add_argument("--no-keras", action="store_true", help="skip the plain-Keras comparison")
+    parser.add_argument("--no-svm", action="store_true", help="skip the SVM yardstick")
+    parser.add_argument("--output", default="benchmarks/results/accuracy.json")
+    args = parser.parse_args(argv)
+
+    data = load_mnist(n_train=args.n_train, random_state=0)
+    result = {**environment(), "n_train": len(data[2]), "n_test": len(data[3]), "seeds": args.seeds,
+              "default_params": CNNDigitClassifier().get_params(), "runs": []}
+    result["default_params"]["callbacks"] = None
+    for seed in args.seeds:
+        clf, row = fit_estimator(seed, data, args.epochs)
+        result["runs"].append(row)
+        if seed == args.seeds[0]:
+            first = clf
+        write_json(args.output, result)  # keep what is done if a later seed is interrupted
+    accuracies = [r["test_accuracy"] for r in result["runs"]]
+    fits = [r["fit_seconds"] for r in result["runs"]]
+    result["summary"] = {
+        "mean_test_accuracy": float(np.mean(accuracies)),
+        "min_test_accuracy": float(np.min(accuracies)),
+        "mean_fit_seconds": float(np.mean(fits)),
+        "max_fit_seconds": float(np.max(fits)),
+        "mean_fit_seconds_without_pauses": float(np.mean([r["fit_seconds_without_pauses"] for r in result["runs"]])),
+    }
+    result["prediction"] = prediction_figures(first, data[1])
+    if not args.no_keras:
+        plain = fit_plain_keras(first, args.seeds[0], data)
+        plain["estimator_fit_seconds_same_seed"] = result["runs"][0]["fit_seconds"]
+        plain["fit_ratio_estimator_to_keras"] = result["runs"][0]["fit_seconds"] / plain["fit_seconds"]
+        result["plain_keras"] = plain
+    if not args.no_svm:
+        svm = svm_fit_seconds(data)
+        result["svm"] = {"fit_seconds": svm, "mean_fit_ratio_cnn_to_svm": result["summary"]["mean_fit_seconds"] / svm}
+    print({k: round(v, 4) for k, v in result["summary"].items()})
+    write_json(args.output, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

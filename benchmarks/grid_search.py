@@ -1,0 +1,172 @@
+"""Grid search over filters and learning rate, in parallel with joblib or on a Dask cluster.
+
+    python benchmarks/grid_search.py --n-jobs 2 --compare-n-jobs --output benchmarks/results/grid_search.json
+    python benchmarks/grid_search.py --backend dask                      # a local 2-worker cluster
+    python benchmarks/grid_search.py --backend dask --scheduler tcp://host:8786
+
+Each joblib or Dask worker process limits TensorFlow to its share of the cores
+(joblib and Dask set OMP_NUM_THREADS in their workers; skdigits reads it), so two
+workers on two cores do not fight over four threads.
+"""
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import environment, timed, write_json  # noqa: E402
+
+GRID = {"filters": [16, 32, 64], "learning_rate": [3e-4, 1e-3, 3e-3]}
+
+
+@contextlib.contextmanager
+def joblib_backend(backend, scheduler=None, n_workers=2):
+    """joblib's default (loky) backend, or Dask's, connected to ``scheduler`` or a local cluster."""
+    if backend == "loky":
+        yield None
+        return
+    import joblib
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        client, cluster = Client(scheduler), None
+    else:
+        # Processes, one thread each, on loopback only.
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+    try:
+        with joblib.parallel_backend("dask"):
+            yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_search(X, y, *, grid=GRID, epochs=5, cv=3, n_jobs=1, backend="loky", scheduler=None, seed=0):
+    """Fit the grid search; return it and its wall-clock seconds."""
+    from sklearn.model_selection import GridSearchCV
+
+    from skdigits import CNNDigitClassifier
+
+    search = GridSearchCV(CNNDigitClassifier(epochs=epochs, random_state=seed), grid, cv=cv,
+                          n_jobs=-1 if backend == "dask" else n_jobs)
+    with joblib_backend(backend, scheduler):
+        _, seconds = timed(search.fit, X, y)
+    return search, seconds
+
+
+def cv_table(search):
+    res = search.cv_results_
+    return [
+        {"filters": int(p["filters"]), "learning_rate": float(p["learning_rate"]),
+         "mean_test_score": float(m), "std_test_score": float(s), "mean_fit_time": float(t),
+         "rank": int(r)}
+        for p, m, s, t, r in zip(res["params"], res["mean_test_score"], res["std_test_score"],
+                                 res["mean_fit_time"], res["rank_test_score"])
+    ]
+
+
+def thread_ceiling(n_train, epochs, seed):
+    """Seconds of one fit with TensorFlow on 1 thread and on 2, each in a fresh process."""
+    code = (
+        "import time; from skdigits import CNNDigitClassifier, load_mnist;"
+        f"X, _, y, _ = load_mnist(n_train={n_train}, random_state={seed});"
+        f"c = CNNDigitClassifier(epochs={epochs}, random_state={seed}); t = time.perf_counter(); c.fit(X, y);"
+        "print('SECONDS', time.perf_counter() - t)"
+    )
+    out = {}
+    for threads in (1, 2):
+        env = dict(os.environ, SKDIGITS_NUM_THREADS=str(threads), TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        out[f"{threads}_thread_fit_seconds"] = float(proc.stdout.split("SECONDS")[-1])
+    out["two_thread_speedup"] = out["1_thread_fit_seconds"] / out["2_thread_fit_seconds"]
+    out["two_worker_ceiling"] = 2 / out["two_thread_speedup"]
+    return out
+
+
+def heatmap(table, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    filters = sorted({r["filters"] for r in table})
+    rates = sorted({r["learning_rate"] for r in table})
+    grid = np.full((len(filters), len(rates)), np.nan)
+    for r in table:
+        grid[filters.index(r["filters"]), rates.index(r["learning_rate"])] = r["mean_test_score"]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    im = ax.imshow(grid, cmap="viridis")
+    ax.set(xticks=range(len(rates)), yticks=range(len(filters)), xticklabels=[f"{r:g}" for r in rates],
+           yticklabels=filters, xlabel="learning_rate", ylabel="filters", title=title)
+    for (i, j), v in np.ndenumerate(grid):
+        ax.text(j, i, f"{v:.4f}", ha="center", va="center", color="white" if v < np.nanmean(grid) else "black")
+    fig.colorbar(im, ax=ax, label="mean CV accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n-train", type=int, default=6000, help="stratified training subset (default 6000)")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--cv", type=int, default=3)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--backend", choices=["loky", "dask"], default="loky")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)")
+    parser.add_argument("--compare-n-jobs", action="store_true",
+                        help="also run with n_jobs=1 and record the speed-up and the 1- vs 2-thread ceiling")
+    parser.add_argument("--quick", action="store_true", help="1,000 images, 1 epoch, 2-fold: for tests")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default="benchmarks/results/grid_search.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_train, args.epochs, args.cv = 1000, 1, 2
+
+    from skdigits import load_mnist
+
+    X_train, X_test, y_train, y_test = load_mnist(n_train=args.n_train, random_state=args.seed)
+    result = {**environment(), "n_train": args.n_train, "epochs": args.epochs, "cv": args.cv, "seed": args.seed,
+              "grid": GRID, "backend": args.backend, "n_jobs": args.n_jobs}
+    search, seconds = run_search(X_train, y_train, epochs=args.epochs, cv=args.cv, n_jobs=args.n_jobs,
+                                 backend=args.backend, scheduler=args.scheduler, seed=args.seed)
+    table = cv_table(search)
+    result.update(search_seconds=seconds, cv_results=table, best_params=search.best_params_,
+                  best_cv_score=float(search.best_score_), refit_test_accuracy=float(search.score(X_test, y_test)))
+    print(f"{'filters':>7} {'lr':>7} {'mean CV':>8} {'std':>7} {'fit s':>6} {'rank':>4}")
+    for r in table:
+        print(f"{r['filters']:>7} {r['learning_rate']:>7g} {r['mean_test_score']:>8.4f} {r['std_test_score']:>7.4f} "
+              f"{r['mean_fit_time']:>6.1f} {r['rank']:>4}")
+    print(f"best {search.best_params_} (CV {search.best_score_:.4f}); refit test accuracy "
+          f"{result['refit_test_accuracy']:.4f} on {len(y_test)}; search took {seconds:.0f} s "
+          f"({args.backend}, n_jobs={args.n_jobs})", flush=True)
+    if args.compare_n_jobs:
+        serial, serial_seconds = run_search(X_train, y_train, epochs=args.epochs, cv=args.cv, n_jobs=1,
+                                            backend="loky", seed=args.seed)
+        result["n_jobs_1"] = {
+            "search_seconds": serial_seconds,
+            "speedup": serial_seconds / seconds,
+            "same_best_params": serial.best_params_ == search.best_params_,
+            "max_score_difference": float(np.max(np.abs(serial.cv_results_["mean_test_score"]
+                                                        - search.cv_results_["mean_test_score"]))),
+        }
+        result["thread_ceiling"] = thread_ceiling(args.n_train, args.epochs, args.seed)
+        print(f"n_jobs=1 took {serial_seconds:.0f} s: speed-up {serial_seconds / seconds:.2f}x "
+              f"(ceiling {result['thread_ceiling']['two_worker_ceiling']:.2f}x)", flush=True)
+    write_json(args.output, result)
+    png = os.path.splitext(args.output)[0] + ".png"
+    heatmap(table, png, f"{args.cv}-fold CV accuracy, {args.n_train} MNIST images, {args.epochs} epochs")
+    print(f"wrote {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

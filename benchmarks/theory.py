@@ -1,0 +1,199 @@
+"""The report's theory, measured: activations, cost functions and optimizers on one CNN.
+
+The same network (CNNDigitClassifier's) is trained on a fixed stratified MNIST
+subset for a fixed number of epochs, changing one thing at a time:
+
+- hidden activation: ReLU, sigmoid, tanh;
+- cost: cross-entropy against the report's MSE on the softmax output;
+- optimizer: plain SGD, momentum 0.9, Nesterov (0.9), Adam.
+
+Each optimizer's learning rate is picked on the validation split of the
+training subset (seed 0, best final validation accuracy over a small grid),
+never on the test set. To isolate what is studied, augmentation is off and the
+learning rate is constant (the report's plain update rule), with no early stopping.
+
+    python benchmarks/theory.py --output benchmarks/results/theory.json
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import environment, write_json  # noqa: E402
+
+import keras  # noqa: E402
+
+# Learning rates tried per optimizer (seed 0, validation split only).
+LR_GRID = {
+    "sgd": [0.03, 0.1, 0.3],
+    "momentum": [0.003, 0.01, 0.03],
+    "nesterov": [0.003, 0.01, 0.03],
+    "adam": [3e-4, 1e-3, 3e-3],
+}
+BASE = {"activation": "relu", "loss": "categorical_crossentropy", "optimizer": "adam", "learning_rate": 1e-3}
+TARGET = 0.98
+
+
+def rows_of_the_study(learning_rates):
+    """(study, label, params): one thing changed at a time from BASE."""
+    rows = [("activation", act, {**BASE, "activation": act}) for act in ("relu", "sigmoid", "tanh")]
+    rows += [("cost", name, {**BASE, "loss": loss}) for name, loss in
+             (("cross-entropy", "categorical_crossentropy"), ("mse", "mse"))]
+    rows += [("optimizer", opt, {**BASE, "optimizer": opt, "learning_rate": learning_rates[opt]})
+             for opt in LR_GRID]
+    return rows
+
+
+class EpochClock(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.start, self.ends = time.perf_counter(), []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.ends.append(time.perf_counter() - self.start)
+
+
+def train(params, data, epochs, seed):
+    from skdigits import CNNDigitClassifier
+
+    X_train, X_test, y_train, y_test = data
+    clock = EpochClock()
+    clf = CNNDigitClassifier(epochs=epochs, augment=False, lr_schedule="constant", early_stopping=False,
+                             validation_fraction=0.1, random_state=seed, callbacks=[clock], **params)
+    clf.fit(X_train, y_train)
+    history = {k: [float(v) for v in vals] for k, vals in clf.history_.items()}
+    reached = [i for i, acc in enumerate(history["val_accuracy"]) if acc >= TARGET]
+    return {
+        "seed": seed,
+        "test_accuracy": float(clf.score(X_test, y_test)),
+        "final_val_accuracy": history["val_accuracy"][-1],
+        "epoch_to_98": reached[0] + 1 if reached else None,
+        "seconds_to_98": clock.ends[reached[0]] if reached else None,
+        "fit_seconds": clock.ends[-1],
+        "history": history,
+    }
+
+
+def pick_learning_rates(data, epochs, grid):
+    picked, trials = {}, {}
+    for opt, rates in grid.items():
+        scores = {}
+        for lr in rates:
+            run = train({**BASE, "optimizer": opt, "learning_rate": lr}, data, epochs, seed=0)
+            scores[lr] = run["final_val_accuracy"]
+            print(f"  lr search {opt} {lr:g}: validation accuracy {scores[lr]:.4f}", flush=True)
+        picked[opt] = max(scores, key=scores.get)
+        trials[opt] = {f"{lr:g}": s for lr, s in scores.items()}
+    return picked, trials
+
+
+def summarise(runs):
+    acc = [r["test_accuracy"] for r in runs]
+    epochs = [r["epoch_to_98"] for r in runs]
+    secs = [r["seconds_to_98"] for r in runs]
+    return {
+        "mean_test_accuracy": float(np.mean(acc)),
+        "std_test_accuracy": float(np.std(acc)),
+        "seeds_reaching_98": sum(e is not None for e in epochs),
+        "mean_epoch_to_98": float(np.mean([e for e in epochs if e])) if any(epochs) else None,
+        "mean_seconds_to_98": float(np.mean([s for s in secs if s])) if any(secs) else None,
+        "mean_fit_seconds": float(np.mean([r["fit_seconds"] for r in runs])),
+    }
+
+
+def markdown(result):
+    lines = [
+        f"MNIST, {result['n_train']} training images (10% of them for validation), full 10,000 test images, "
+        f"{result['epochs']} epochs, seeds {result['seeds']}; base: ReLU, cross-entropy, Adam 1e-3.",
+        f"Command: `{result['command']}` (git {result['git_revision'][:12]}, {result['timestamp']}).",
+        "",
+        "| study | variant | learning rate | test accuracy (mean ± std) | seeds reaching 98% val | "
+        "first epoch at 98% val | seconds to 98% | fit s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in result["rows"]:
+        s = row["summary"]
+        ep = f"{s['mean_epoch_to_98']:.1f}" if s["mean_epoch_to_98"] else "never"
+        sec = f"{s['mean_seconds_to_98']:.0f}" if s["mean_seconds_to_98"] else "never"
+        lines.append(f"| {row['study']} | {row['variant']} | {row['params']['learning_rate']:g} | "
+                     f"{s['mean_test_accuracy']:.4f} ± {s['std_test_accuracy']:.4f} | "
+                     f"{s['seeds_reaching_98']}/{len(row['runs'])} | {ep} | {sec} | {s['mean_fit_seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    studies = ["activation", "cost", "optimizer"]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8), sharex=True)
+    for col, study in enumerate(studies):
+        for row in (r for r in result["rows"] if r["study"] == study):
+            epochs = np.arange(1, result["epochs"] + 1)
+            loss = np.mean([r["history"]["loss"] for r in row["runs"]], axis=0)
+            val = np.mean([r["history"]["val_accuracy"] for r in row["runs"]], axis=0)
+            axes[0, col].plot(epochs, loss, label=row["variant"])
+            axes[1, col].plot(epochs, 100 * val, label=row["variant"])
+        axes[0, col].set(title=study, ylabel="training loss (mean over seeds)", yscale="log")
+        axes[1, col].set(xlabel="epoch", ylabel="validation accuracy, %")
+        axes[1, col].axhline(100 * TARGET, color="gray", linestyle=":", linewidth=1)
+        axes[1, col].set_ylim(90, 100)
+        for ax in axes[:, col]:
+            ax.legend()
+            ax.grid(alpha=0.3)
+    fig.suptitle("The report's choices, one at a time (MSE and cross-entropy losses are on different scales)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n-train", type=int, default=6000)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--quick", action="store_true",
+                        help="every row, reduced: 600 images, 1 epoch, 1 seed, one learning rate each")
+    parser.add_argument("--output", default="benchmarks/results/theory.json")
+    args = parser.parse_args(argv)
+    grid = LR_GRID
+    if args.quick:
+        args.n_train, args.epochs, args.seeds = 600, 1, [0]
+        grid = {opt: rates[1:2] for opt, rates in LR_GRID.items()}
+
+    from skdigits import load_mnist
+
+    data = load_mnist(n_train=args.n_train, random_state=0)
+    result = {**environment(), "n_train": args.n_train, "epochs": args.epochs, "seeds": args.seeds,
+              "target_val_accuracy": TARGET, "lr_grid": grid}
+    print("picking learning rates on the validation split (seed 0)", flush=True)
+    picked, trials = pick_learning_rates(data, args.epochs, grid)
+    result.update(picked_learning_rates=picked, lr_trials=trials, rows=[])
+    done = {}  # the base configuration appears in all three studies: train it once
+    for study, variant, params in rows_of_the_study(picked):
+        key = tuple(sorted(params.items()))
+        if key not in done:
+            done[key] = [train(params, data, args.epochs, seed) for seed in args.seeds]
+        runs = done[key]
+        row = {"study": study, "variant": variant, "params": params, "runs": runs, "summary": summarise(runs)}
+        result["rows"].append(row)
+        s = row["summary"]
+        print(f"{study:>10} {variant:>13}: test {s['mean_test_accuracy']:.4f} ± {s['std_test_accuracy']:.4f}, "
+              f"98% val at epoch {s['mean_epoch_to_98']}", flush=True)
+        write_json(args.output, result)
+    stem = os.path.splitext(args.output)[0]
+    with open(stem + ".md", "w") as fh:
+        fh.write(markdown(result))
+    plot(result, stem + ".png")
+    print(f"wrote {stem}.md and {stem}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
