@@ -159,12 +159,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true",
-                        help="every row, reduced: 600 images, 1 epoch, 1 seed, one learning rate each")
+                        help="every row, reduced: 1,000 images, 2 epochs, 1 seed, one learning rate each")
     parser.add_argument("--output", default="benchmarks/results/theory.json")
     args = parser.parse_args(argv)
     grid = LR_GRID
     if args.quick:
-        args.n_train, args.epochs, args.seeds = 600, 1, [0]
+        args.n_train, args.epochs, args.seeds = 1000, 2, [0]
         grid = {opt: rates[1:2] for opt, rates in LR_GRID.items()}
 
     from skdigits import load_mnist

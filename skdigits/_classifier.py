@@ -232,6 +232,7 @@ class CNNDigitClassifier(KerasClassifier):
             augment=self.augment,
             pixel_mean=self.pixel_mean_,
             pixel_std=self.pixel_std_,
+            seed=self._random_state,  # scikeras's integer form of random_state
         )
         optimizer = make_optimizer(self.optimizer, self.learning_rate, **self._routed("optimizer"))
         model.compile(

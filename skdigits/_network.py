@@ -4,6 +4,7 @@ Everything here is plain Keras: the estimator decides the parameters, these
 functions turn them into layers, optimizers and losses.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -73,33 +74,41 @@ def build_cnn(
     pixel_mean, pixel_std : float
         Statistics of the training pixels, used to standardise the input.
     seed : int or None
-        Seed of the augmentation and dropout layers.
+        Seed of the weights, the augmentation and the dropout.
 
     Returns
     -------
     model : keras.Model
     """
     height, width = image_shape
+    # Explicit seeds for every random layer: Keras's default seeds come from
+    # Python's global random module, which other threads of a host process (a
+    # Dask worker's event loop, say) may draw from in the middle of a build.
+    seeds = itertools.count(seed) if seed is not None else itertools.repeat(None)
+
+    def glorot():
+        return keras.initializers.GlorotUniform(seed=next(seeds))
+
     inputs = keras.Input(shape=(height * width,), name="pixels")
     x = layers.Reshape((height, width, 1))(inputs)
     x = layers.Rescaling(1.0 / pixel_std, offset=-pixel_mean / pixel_std, name="standardize")(x)
     if augment and min(height, width) >= MIN_AUGMENT_SIDE:
         # Active in training only; one resampling for rotation, zoom and shift.
-        x = RandomAffine(rotation=10.0, zoom=0.1, shift=0.1, seed=seed, name="augment")(x)
+        x = RandomAffine(rotation=10.0, zoom=0.1, shift=0.1, seed=next(seeds), name="augment")(x)
     for block, n_filters in enumerate((filters, 2 * filters)):
         # No batch normalisation on the convolutions: on a CPU it costs more
         # time per step (about 15%) than it buys in accuracy per epoch here.
         x = layers.Conv2D(n_filters, kernel_size, padding="same", activation=activation,
-                          name=f"conv{block + 1}")(x)
+                          kernel_initializer=glorot(), name=f"conv{block + 1}")(x)
         # "same" pooling keeps tiny images (1 x n strips) valid: a side of 1 stays 1.
         x = layers.MaxPooling2D(2, padding="same")(x)
     x = layers.Flatten()(x)
-    x = layers.Dense(dense_units, use_bias=False, name="dense")(x)
+    x = layers.Dense(dense_units, use_bias=False, kernel_initializer=glorot(), name="dense")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
     x = layers.Activation(activation)(x)
     if dropout > 0:
-        x = layers.Dropout(dropout, seed=seed)(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="softmax")(x)
+        x = layers.Dropout(dropout, seed=next(seeds))(x)
+    outputs = layers.Dense(n_classes, activation="softmax", kernel_initializer=glorot(), name="softmax")(x)
     return keras.Model(inputs, outputs, name="digit_cnn")
 
 

@@ -55,8 +55,10 @@ def test_theory_quick(tmp_path):
                         ("optimizer", "momentum"), ("optimizer", "nesterov"), ("optimizer", "adam")}
     assert set(result["picked_learning_rates"]) == {"sgd", "momentum", "nesterov", "adam"}
     for row in result["rows"]:
-        assert 0.1 < row["summary"]["mean_test_accuracy"] <= 1.0
-        assert len(row["runs"][0]["history"]["loss"]) == 1
+        assert 0.0 <= row["summary"]["mean_test_accuracy"] <= 1.0
+        assert len(row["runs"][0]["history"]["loss"]) == 2
+    base = next(r for r in result["rows"] if r["variant"] == "relu")
+    assert base["summary"]["mean_test_accuracy"] > 0.5  # even 2 short epochs learn something
     assert "| optimizer | nesterov |" in (tmp_path / "theory.md").read_text()
     assert (tmp_path / "theory.png").stat().st_size > 10_000
 
@@ -90,11 +92,11 @@ def small():
 
 def test_randomized_search(small):
     X, y = small
-    search = RandomizedSearchCV(CNNDigitClassifier(epochs=1, random_state=0),
+    search = RandomizedSearchCV(CNNDigitClassifier(epochs=2, random_state=0),
                                 {"filters": [8, 16, 32], "learning_rate": [1e-3, 3e-3]},
                                 n_iter=2, cv=2, random_state=0)
     search.fit(*small)
-    assert len(search.cv_results_["params"]) == 2 and search.best_score_ > 0.3
+    assert len(search.cv_results_["params"]) == 2 and search.best_score_ > 0.15
 
 
 def test_halving_grid_search(small):
