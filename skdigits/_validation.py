@@ -9,9 +9,7 @@ from sklearn.utils.validation import check_array, validate_data
 from ._network import ACTIVATIONS, LOSSES, OPTIMIZERS, SCHEDULES
 
 
-def _check_number(name, value, kind, low, *, low_inclusive=True, high=None, allow_none=False):
-    if value is None and allow_none:
-        return
+def _check_number(name, value, kind, low, *, low_inclusive=True, high=None):
     if kind is int:
         ok_type = isinstance(value, numbers.Integral) and not isinstance(value, bool)
         kind_name = "an integer"
@@ -108,6 +106,15 @@ def validate_images(est, X, y="no_validation", *, reset):
     the image shape is learned (``image_shape_``) along with
     ``n_features_in_``; otherwise X must match what ``fit`` saw.
     """
+    try:
+        return _validate_images(est, X, y, reset=reset)
+    except ValueError as exc:
+        if "could not convert" in str(exc) or "bytes/strings" in str(exc):
+            raise TypeError(f"X must hold numeric pixel values: {exc}") from None
+        raise
+
+
+def _validate_images(est, X, y, *, reset):
     ndim = _ndim(X)
     image_hw = None
     if ndim in (3, 4):
@@ -134,17 +141,12 @@ def validate_images(est, X, y="no_validation", *, reset):
         )
     kwargs = {"dtype": [np.float32, np.float64], "ensure_all_finite": True, "reset": reset}
     no_y = isinstance(y, str) and y == "no_validation"
-    try:
-        if no_y:
-            X = validate_data(est, X, **kwargs)
-        else:
-            X, y = validate_data(est, X, y, **kwargs)
-    except ValueError as exc:
-        if "could not convert" in str(exc) or "bytes/strings" in str(exc):
-            raise TypeError(f"X must hold numeric pixel values: {exc}") from None
-        raise
+    if no_y:
+        X = validate_data(est, X, **kwargs)
+    else:
+        X, y = validate_data(est, X, y, **kwargs)
     if reset:
-        est.image_shape_ = image_hw if image_hw is not None else _flat_shape(X.shape[1], est.image_shape)
-        est.image_shape_ = tuple(int(s) for s in est.image_shape_)
+        shape = image_hw if image_hw is not None else _flat_shape(X.shape[1], est.image_shape)
+        est.image_shape_ = tuple(int(side) for side in shape)
     X = np.asarray(X, dtype=np.float32)
     return X if no_y else (X, y)
