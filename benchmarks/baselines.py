@@ -5,8 +5,8 @@ estimators, each fitted on the same (possibly subsampled) training set and
 scored on the full 10,000-image test set. Every (estimator, seed) runs in a
 fresh process, so its peak memory is its own.
 
-    python benchmarks/baselines.py --output benchmarks/results/baselines.json
-    python benchmarks/plot.py benchmarks/results/baselines.json
+    python benchmarks/baselines.py --output benchmarks/results/baselines.json   # measures, then draws
+    python benchmarks/plot.py benchmarks/results/baselines.json                 # redraws from the JSON
 """
 
 import argparse
@@ -127,7 +127,9 @@ def main(argv=None):
                   f"{row['predict_seconds']:>9.2f} {row['images_per_second']:>9.0f} {row['single_image_ms']:>8.2f} "
                   f"{row['model_bytes'] / 1e6:>6.1f}", flush=True)
             write_json(args.output, result)  # what is done survives an interrupted run
-    return 0
+    import plot
+
+    return plot.main([args.output])
 
 
 if __name__ == "__main__":
