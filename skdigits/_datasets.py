@@ -9,8 +9,6 @@ from sklearn.model_selection import train_test_split
 
 __all__ = ["load_mnist", "load_idx"]
 
-MNIST_SIDE = 28
-
 # IDX type codes (third byte of the magic number) -> big-endian numpy dtype.
 _IDX_DTYPES = {
     0x08: np.dtype(">u1"),
