@@ -15,6 +15,7 @@ process inside an epoch, detected from the step times). Then, in the same run:
 
 import argparse
 import os
+import resource
 import sys
 import time
 
@@ -30,8 +31,28 @@ from skdigits import CNNDigitClassifier, load_mnist  # noqa: E402
 from skdigits._network import LOSSES, PREDICT_BATCH, build_cnn, cosine_schedule, make_optimizer  # noqa: E402
 
 
+def _usage():
+    """This process's CPU seconds and major page faults; the machine's idle, iowait and steal seconds."""
+    times = os.times()
+    with open("/proc/stat") as fh:
+        ticks = [int(v) for v in fh.readline().split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    return {
+        "process_cpu_s": times.user + times.system,
+        "major_faults": resource.getrusage(resource.RUSAGE_SELF).ru_majflt,
+        "machine_idle_s": ticks[3] / hz,
+        "machine_iowait_s": ticks[4] / hz,
+        "machine_steal_s": ticks[7] / hz,
+    }
+
+
 class StepClock(keras.callbacks.Callback):
-    """Records when each epoch and each training step ends, to find pauses."""
+    """Records when each epoch and each training step ends, to find pauses.
+
+    For each step over a second it also keeps what the process and the machine
+    did meanwhile (CPU seconds used, idle / iowait / steal seconds, major page
+    faults), to tell a sleeping process from a busy or a starved one.
+    """
 
     def on_train_begin(self, logs=None):
         self.epochs, self.steps = [], []
@@ -41,15 +62,28 @@ class StepClock(keras.callbacks.Callback):
         self._epoch_start = time.perf_counter()
         self._last = self._epoch_start
         self._step_times = []
+        self._slow = []
+        self._usage = _usage() if os.path.exists("/proc/stat") else None
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
-        self._step_times.append(now - self._last)
+        step = now - self._last
+        self._step_times.append(step)
         self._last = now
+        if self._usage is not None:
+            usage = _usage()
+            if step > 1.0:
+                self._slow.append({"step": batch, "seconds": step,
+                                   **{k: usage[k] - self._usage[k] for k in usage}})
+            self._usage = usage
 
     def on_epoch_end(self, epoch, logs=None):
         steps = np.array(self._step_times)
         median = float(np.median(steps))
+        if epoch == 0:
+            # The first step traces and compiles the training graph: slow, but not a pause.
+            steps[0] = median
+            self._slow = [d for d in self._slow if d["step"] != 0]
         # A step ten times slower than the median (and over a second) is a pause, not work.
         pauses = steps[(steps > 10 * median) & (steps > 1.0)]
         self.epochs.append({
@@ -58,6 +92,7 @@ class StepClock(keras.callbacks.Callback):
             "median_step_ms": 1000 * median,
             "pause_seconds": float((pauses - median).sum()),
             "pauses": len(pauses),
+            "slow_steps": [d for d in self._slow if d["seconds"] > 10 * median],
             **{k: float(v) for k, v in (logs or {}).items()},
         })
 
@@ -97,7 +132,8 @@ def fit_plain_keras(clf, seed, data):
     p = clf.get_params()
     start = time.perf_counter()
     mean, std = float(X.mean(dtype=np.float64)), float(X.std(dtype=np.float64))
-    model = build_cnn(clf.image_shape_, 10, filters=p["filters"], kernel_size=p["kernel_size"],
+    model = build_cnn(clf.image_shape_, 10, filters=p["filters"], conv_blocks=p["conv_blocks"],
+                      kernel_size=p["kernel_size"],
                       dense_units=p["dense_units"], dropout=p["dropout"], activation=p["activation"],
                       augment=p["augment"], pixel_mean=mean, pixel_std=std)
     model.compile(optimizer=make_optimizer(p["optimizer"], p["learning_rate"]), loss=LOSSES[p["loss"]],

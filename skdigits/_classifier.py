@@ -26,14 +26,17 @@ class CNNDigitClassifier(KerasClassifier):
     A scikit-learn classifier built on scikeras's ``KerasClassifier``: it
     clones, pickles, and works in pipelines, ``cross_val_score`` and
     ``GridSearchCV``. The network (see ``skdigits._network.build_cnn``) is the
-    report's: two blocks of convolution, activation and max pooling, then a
-    dense layer (batch-normalised), dropout and a softmax over the classes;
+    report's: blocks of convolution, activation and max pooling (three by
+    default), then a dense layer (batch-normalised), dropout and a softmax over the classes;
     training images are randomly rotated, zoomed and shifted.
 
     Parameters
     ----------
     filters : int, default=32
-        Convolution filters of the first block; the second block has twice as many.
+        Convolution filters of the first block; each further block has twice
+        as many as the one before.
+    conv_blocks : int >= 1, default=3
+        Blocks of convolution -> activation -> 2x2 max pooling.
     kernel_size : int or (int, int), default=3
         Size of the convolution windows.
     dense_units : int, default=128
@@ -53,7 +56,7 @@ class CNNDigitClassifier(KerasClassifier):
     loss : {"categorical_crossentropy", "mse"}, default="categorical_crossentropy"
         Cost function: cross-entropy, or the report's mean squared error
         between the softmax output and the one-hot label.
-    epochs : int, default=15
+    epochs : int, default=14
         Passes over the training data.
     batch_size : int, default=128
         Images per gradient step.
@@ -140,6 +143,7 @@ class CNNDigitClassifier(KerasClassifier):
         self,
         *,
         filters=32,
+        conv_blocks=3,
         kernel_size=3,
         dense_units=128,
         dropout=0.25,
@@ -148,7 +152,7 @@ class CNNDigitClassifier(KerasClassifier):
         learning_rate=1e-3,
         lr_schedule="cosine",
         loss="categorical_crossentropy",
-        epochs=15,
+        epochs=14,
         batch_size=128,
         augment=True,
         validation_fraction=0.1,
@@ -161,6 +165,7 @@ class CNNDigitClassifier(KerasClassifier):
         **kwargs,
     ):
         self.filters = filters
+        self.conv_blocks = conv_blocks
         self.kernel_size = kernel_size
         self.dense_units = dense_units
         self.dropout = dropout
@@ -225,6 +230,7 @@ class CNNDigitClassifier(KerasClassifier):
             self.image_shape_,
             self.n_classes_,
             filters=self.filters,
+            conv_blocks=self.conv_blocks,
             kernel_size=self.kernel_size,
             dense_units=self.dense_units,
             dropout=self.dropout,

@@ -35,6 +35,7 @@ def _check_choice(name, value, choices):
 def check_params(est):
     """Validate the estimator's own parameters; raise a clear error naming the bad one."""
     _check_number("filters", est.filters, int, 1)
+    _check_number("conv_blocks", est.conv_blocks, int, 1)
     _check_number("dense_units", est.dense_units, int, 1)
     _check_number("epochs", est.epochs, int, 1)
     _check_number("batch_size", est.batch_size, int, 1)
