@@ -4,16 +4,24 @@
     python benchmarks/grid_search.py --backend dask                      # a local 2-worker cluster
     python benchmarks/grid_search.py --backend dask --scheduler tcp://host:8786
 
-Each joblib or Dask worker process limits TensorFlow to its share of the cores
-(joblib and Dask set OMP_NUM_THREADS in their workers; skdigits reads it), so two
-workers on two cores do not fight over four threads.
+Each fit runs TensorFlow's kernels on ``--threads-per-fit`` threads (default: the
+cores divided by ``--n-jobs``), in the worker processes (through
+SKDIGITS_NUM_THREADS, which skdigits reads) and in this process, which fits when
+``n_jobs=1`` and refits the best model. Two workers on two cores then do not fight
+over four threads. TensorFlow's results depend on that thread count, because its
+kernels split their sums between the threads, and on nothing else: so
+``--compare-n-jobs`` runs ``n_jobs=1`` twice, once on the same one thread per fit
+(identical results, expected bit for bit) and once on all the cores, as a plain
+``n_jobs=1`` search runs.
 """
 
 import argparse
 import contextlib
+import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 
@@ -22,6 +30,30 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import environment, timed, write_json  # noqa: E402
 
 GRID = {"filters": [16, 32, 64], "learning_rate": [3e-4, 1e-3, 3e-3]}
+
+
+def dispatch_order(grid):
+    """The grid with its largest networks first.
+
+    Joblib hands out the fits in the grid's order; starting with the slowest
+    (most filters) keeps one worker from finishing a long fit alone at the end.
+    The cells searched are the same.
+    """
+    return {**grid, "filters": sorted(grid["filters"], reverse=True)}
+
+
+def set_fit_threads(threads):
+    """Run this process's TensorFlow kernels on ``threads`` threads, and tell workers to.
+
+    Independent operations may still run side by side on all the cores (the
+    inter-op pool): that does not change any result. Must run before TensorFlow's
+    first operation in this process.
+    """
+    import tensorflow as tf
+
+    os.environ["SKDIGITS_NUM_THREADS"] = str(threads)
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(os.cpu_count() or 1)
 
 
 @contextlib.contextmanager
@@ -55,7 +87,7 @@ def run_search(X, y, *, grid=GRID, epochs=5, cv=3, n_jobs=1, backend="loky", sch
 
     from skdigits import CNNDigitClassifier
 
-    search = GridSearchCV(CNNDigitClassifier(epochs=epochs, random_state=seed), grid, cv=cv,
+    search = GridSearchCV(CNNDigitClassifier(epochs=epochs, random_state=seed), dispatch_order(grid), cv=cv,
                           n_jobs=-1 if backend == "dask" else n_jobs)
     with joblib_backend(backend, scheduler):
         _, seconds = timed(search.fit, X, y)
@@ -114,28 +146,55 @@ def heatmap(table, path, title):
     plt.close(fig)
 
 
+def score_differences(table, other):
+    """Largest absolute difference of mean CV accuracy, cell by cell, and whether all are equal."""
+    scores = {(r["filters"], r["learning_rate"]): r["mean_test_score"] for r in other}
+    diffs = [abs(r["mean_test_score"] - scores[(r["filters"], r["learning_rate"])]) for r in table]
+    return {"max_score_difference": float(max(diffs)), "identical_scores": max(diffs) == 0.0}
+
+
+def serial_default_threads(args):
+    """An ``n_jobs=1`` search on all the cores, in a fresh process (the pools are fixed per process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "serial.json")
+        argv = [sys.executable, os.path.abspath(__file__), "--n-jobs", "1", "--threads-per-fit",
+                str(os.cpu_count() or 1), "--n-train", str(args.n_train), "--epochs", str(args.epochs),
+                "--cv", str(args.cv), "--seed", str(args.seed), "--output", out]
+        subprocess.run(argv, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        with open(out) as f:
+            return json.load(f)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-train", type=int, default=6000, help="stratified training subset (default 6000)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--cv", type=int, default=3)
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--threads-per-fit", type=int,
+                        help="TensorFlow kernel threads of each fit (default: cores // n_jobs, at least 1)")
     parser.add_argument("--backend", choices=["loky", "dask"], default="loky")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)")
     parser.add_argument("--compare-n-jobs", action="store_true",
-                        help="also run with n_jobs=1 and record the speed-up and the 1- vs 2-thread ceiling")
+                        help="also run with n_jobs=1 (on the same threads per fit, and on all the cores) "
+                             "and record the speed-ups and the 1- vs 2-thread ceiling")
     parser.add_argument("--quick", action="store_true", help="1,000 images, 1 epoch, 2-fold: for tests")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="benchmarks/results/grid_search.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.n_train, args.epochs, args.cv = 1000, 1, 2
+    cores = os.cpu_count() or 1
+    threads = args.threads_per_fit or max(1, cores // max(1, args.n_jobs))
+    if threads < 1:
+        parser.error(f"--threads-per-fit must be at least 1, got {threads}")
+    set_fit_threads(threads)
 
     from skdigits import load_mnist
 
     X_train, X_test, y_train, y_test = load_mnist(n_train=args.n_train, random_state=args.seed)
     result = {**environment(), "n_train": args.n_train, "epochs": args.epochs, "cv": args.cv, "seed": args.seed,
-              "grid": GRID, "backend": args.backend, "n_jobs": args.n_jobs}
+              "grid": GRID, "backend": args.backend, "n_jobs": args.n_jobs, "threads_per_fit": threads}
     search, seconds = run_search(X_train, y_train, epochs=args.epochs, cv=args.cv, n_jobs=args.n_jobs,
                                  backend=args.backend, scheduler=args.scheduler, seed=args.seed)
     table = cv_table(search)
@@ -147,19 +206,34 @@ def main(argv=None):
               f"{r['mean_fit_time']:>6.1f} {r['rank']:>4}")
     print(f"best {search.best_params_} (CV {search.best_score_:.4f}); refit test accuracy "
           f"{result['refit_test_accuracy']:.4f} on {len(y_test)}; search took {seconds:.0f} s "
-          f"({args.backend}, n_jobs={args.n_jobs})", flush=True)
+          f"({args.backend}, n_jobs={args.n_jobs}, {threads} thread(s) per fit)", flush=True)
     if args.compare_n_jobs:
         serial, serial_seconds = run_search(X_train, y_train, epochs=args.epochs, cv=args.cv, n_jobs=1,
                                             backend="loky", seed=args.seed)
-        result["n_jobs_1"] = {
+        result["n_jobs_1_same_threads"] = {
+            "threads_per_fit": threads,
             "search_seconds": serial_seconds,
             "speedup": serial_seconds / seconds,
             "same_best_params": serial.best_params_ == search.best_params_,
-            "max_score_difference": float(np.max(np.abs(serial.cv_results_["mean_test_score"]
-                                                        - search.cv_results_["mean_test_score"]))),
+            "refit_test_accuracy": float(serial.score(X_test, y_test)),
+            **score_differences(table, cv_table(serial)),
+        }
+        print(f"n_jobs=1 on {threads} thread(s) per fit took {serial_seconds:.0f} s: speed-up "
+              f"{serial_seconds / seconds:.2f}x; identical scores: "
+              f"{result['n_jobs_1_same_threads']['identical_scores']}", flush=True)
+        other = serial_default_threads(args)
+        result["n_jobs_1_all_cores"] = {
+            "threads_per_fit": other["threads_per_fit"],
+            "search_seconds": other["search_seconds"],
+            "speedup": other["search_seconds"] / seconds,
+            "same_best_params": other["best_params"] == search.best_params_,
+            "best_params": other["best_params"],
+            "refit_test_accuracy": other["refit_test_accuracy"],
+            **score_differences(table, other["cv_results"]),
         }
         result["thread_ceiling"] = thread_ceiling(args.n_train, args.epochs, args.seed)
-        print(f"n_jobs=1 took {serial_seconds:.0f} s: speed-up {serial_seconds / seconds:.2f}x "
+        print(f"n_jobs=1 on {other['threads_per_fit']} threads per fit took {other['search_seconds']:.0f} s: "
+              f"speed-up {result['n_jobs_1_all_cores']['speedup']:.2f}x "
               f"(ceiling {result['thread_ceiling']['two_worker_ceiling']:.2f}x)", flush=True)
     write_json(args.output, result)
     png = os.path.splitext(args.output)[0] + ".png"
