@@ -28,6 +28,7 @@ from _common import best_of, environment, median_latency, timed, write_json  # n
 import keras  # noqa: E402
 
 from skdigits import CNNDigitClassifier, load_mnist  # noqa: E402
+from skdigits._input import training_datasets  # noqa: E402
 from skdigits._network import LOSSES, PREDICT_BATCH, build_cnn, cosine_schedule, make_optimizer  # noqa: E402
 
 
@@ -133,16 +134,18 @@ def fit_plain_keras(clf, seed, data):
     start = time.perf_counter()
     mean, std = float(X.mean(dtype=np.float64)), float(X.std(dtype=np.float64))
     model = build_cnn(clf.image_shape_, 10, filters=p["filters"], conv_blocks=p["conv_blocks"],
-                      kernel_size=p["kernel_size"],
-                      dense_units=p["dense_units"], dropout=p["dropout"], activation=p["activation"],
-                      augment=p["augment"], pixel_mean=mean, pixel_std=std)
+                      kernel_size=p["kernel_size"], dense_units=p["dense_units"], dropout=p["dropout"],
+                      activation=p["activation"], augment=p["augment"], pixel_mean=mean, pixel_std=std)
     model.compile(optimizer=make_optimizer(p["optimizer"], p["learning_rate"]), loss=LOSSES[p["loss"]],
                   metrics=["accuracy"])
     callbacks = [keras.callbacks.LearningRateScheduler(cosine_schedule(p["learning_rate"], p["epochs"])),
                  keras.callbacks.EarlyStopping(monitor="val_loss", patience=p["n_iter_no_change"],
                                                restore_best_weights=True)]
-    history = model.fit(X, Y, batch_size=p["batch_size"], epochs=p["epochs"],
-                        validation_split=p["validation_fraction"], callbacks=callbacks, verbose=2)
+    # The same input pipeline as the estimator's: Keras's own one for arrays
+    # pauses at epoch boundaries (see skdigits/_input.py).
+    train, validation = training_datasets(X, Y, batch_size=p["batch_size"],
+                                          validation_fraction=p["validation_fraction"], seed=seed)
+    history = model.fit(train, validation_data=validation, epochs=p["epochs"], callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - start
     proba = model.predict(X_test.reshape(len(X_test), -1).astype(np.float32), batch_size=PREDICT_BATCH, verbose=0)
     accuracy = float(np.mean(proba.argmax(axis=1) == y_test))

@@ -11,6 +11,7 @@ from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ._input import training_datasets
 from ._labels import OneHotLabels
 from ._network import LOSSES, build_cnn, cosine_schedule, make_optimizer, predict_in_batches
 from ._runtime import limit_tensorflow_threads
@@ -262,6 +263,25 @@ class CNNDigitClassifier(KerasClassifier):
             )
         self._fit_callbacks = self._fit_callbacks + own
 
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        # Train from skdigits's own tf.data pipeline, not from arrays: Keras's
+        # pipeline for arrays stalls for seconds at each new epoch (see _input.py).
+        fraction = kwargs.pop("validation_split", 0.0)
+        if "validation_data" in kwargs:
+            fraction = 0.0
+        train, validation = training_datasets(
+            X,
+            y,
+            sample_weight,
+            batch_size=kwargs.get("batch_size", self.batch_size),
+            validation_fraction=fraction,
+            seed=self._random_state,
+        )
+        if validation is not None:
+            kwargs["validation_data"] = validation
+        kwargs["shuffle"] = False  # the dataset reshuffles itself each epoch
+        super()._fit_keras_model(train, None, None, warm_start, epochs, initial_epoch, **kwargs)
+
     def fit(self, X, y, sample_weight=None, **kwargs):
         """Train the network on images X with labels y.
 
@@ -297,7 +317,7 @@ class CNNDigitClassifier(KerasClassifier):
         std = float(X.std(dtype=np.float64))
         self.pixel_std_ = std if std > 0 else 1.0
         if self.validation_fraction > 0:
-            # Keras holds out the last rows: shuffle first, so the held-out part is random.
+            # The last rows are held out: shuffle first, so the held-out part is random.
             order = check_random_state(self.random_state).permutation(len(X))
             X, y = X[order], y[order]
             if sample_weight is not None:

@@ -70,7 +70,49 @@ def test_grid_search_quick(tmp_path):
     assert len(result["cv_results"]) == 9
     assert set(result["best_params"]) == {"filters", "learning_rate"}
     assert result["refit_test_accuracy"] > 0.5
+    assert result["threads_per_fit"] == max(1, (os.cpu_count() or 1) // 2)
     assert (tmp_path / "grid.png").stat().st_size > 10_000
+
+
+def test_grid_helpers():
+    from grid_search import GRID, dispatch_order, score_differences
+
+    ordered = dispatch_order(GRID)
+    assert ordered["filters"] == [64, 32, 16] and ordered["learning_rate"] == GRID["learning_rate"]
+    a = [{"filters": 16, "learning_rate": 1e-3, "mean_test_score": 0.9},
+         {"filters": 32, "learning_rate": 1e-3, "mean_test_score": 0.8}]
+    assert score_differences(a, a[::-1]) == {"max_score_difference": 0.0, "identical_scores": True}
+    b = [dict(a[0], mean_test_score=0.85), a[1]]
+    diff = score_differences(a, b)
+    assert not diff["identical_scores"] and diff["max_score_difference"] == pytest.approx(0.05)
+
+
+_FIT_ON_THREADS = """
+import hashlib, sys
+sys.path.insert(0, {bench!r})
+if {use_helper}:
+    from grid_search import set_fit_threads
+    set_fit_threads(1)
+from sklearn.datasets import load_digits
+from skdigits import CNNDigitClassifier
+X, y = load_digits(return_X_y=True)
+clf = CNNDigitClassifier(epochs=2, random_state=0).fit(X[:600], y[:600])
+print("HASH", hashlib.sha256(clf.predict_proba(X[600:]).tobytes()).hexdigest())
+"""
+
+
+def test_kernel_threads_alone_decide_the_results():
+    # What --compare-n-jobs relies on: a fit on one kernel thread gives the same
+    # numbers whether independent operations share one thread (a joblib worker)
+    # or run side by side on all the cores (set_fit_threads in the main process).
+    hashes = []
+    for use_helper in (False, True):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", SKDIGITS_NUM_THREADS="1")
+        code = _FIT_ON_THREADS.format(bench=BENCH, use_helper=use_helper)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        hashes.append(proc.stdout.split("HASH")[-1].strip())
+    assert len(hashes[0]) == 64 and hashes[0] == hashes[1]
 
 
 def test_dask_cluster_finds_what_joblib_finds():

@@ -40,11 +40,6 @@ EXPECTED_FAILURES = {
         "mini-batch SGD: a weight of 2 and a duplicated row change which rows share a "
         "batch and the number of steps per epoch, so the fits differ."
     ),
-    "check_methods_sample_order_invariance": (
-        "float32 inference: oneDNN's batched kernels round a row differently depending on "
-        "its position in the batch, a difference of one float32 ulp (~1e-7 relative), "
-        "while the check demands rtol=1e-7 in float64."
-    ),
 }
 
 
