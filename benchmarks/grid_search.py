@@ -184,10 +184,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.n_train, args.epochs, args.cv = 1000, 1, 2
+    if args.threads_per_fit is not None and args.threads_per_fit < 1:
+        parser.error(f"--threads-per-fit must be at least 1, got {args.threads_per_fit}")
     cores = os.cpu_count() or 1
     threads = args.threads_per_fit or max(1, cores // max(1, args.n_jobs))
-    if threads < 1:
-        parser.error(f"--threads-per-fit must be at least 1, got {threads}")
     set_fit_threads(threads)
 
     from skdigits import load_mnist
