@@ -63,6 +63,15 @@ def test_theory_quick(tmp_path):
     assert (tmp_path / "theory.png").stat().st_size > 10_000
 
 
+def test_theory_flags_picks_at_the_grid_edge():
+    from theory import LR_GRID, grid_edge
+
+    assert grid_edge(0.1, [0.03, 0.1, 0.3]) is None
+    assert grid_edge(0.3, [0.1, 0.03, 0.3]) == "highest" and grid_edge(0.03, [0.1, 0.03, 0.3]) == "lowest"
+    assert grid_edge(0.01, [0.01]) is None  # one rate (--quick): nothing was searched
+    assert all(len(rates) >= 3 for rates in LR_GRID.values())
+
+
 def test_grid_search_quick(tmp_path):
     out = tmp_path / "grid.json"
     _run("grid_search.py", "--quick", "--n-jobs", "2", "--output", out)
