@@ -61,6 +61,13 @@ def test_theory_quick(tmp_path):
     assert base["summary"]["mean_test_accuracy"] > 0.5  # even 2 short epochs learn something
     assert "| optimizer | nesterov |" in (tmp_path / "theory.md").read_text()
     assert (tmp_path / "theory.png").stat().st_size > 10_000
+    # Redrawing reads only the JSON: it trains nothing and brings back table and chart.
+    table = (tmp_path / "theory.md").read_text()
+    (tmp_path / "theory.md").unlink()
+    (tmp_path / "theory.png").unlink()
+    assert "wrote" in _run("theory.py", "--replot", "--output", out)
+    assert (tmp_path / "theory.md").read_text() == table
+    assert (tmp_path / "theory.png").stat().st_size > 10_000
 
 
 def test_theory_flags_picks_at_the_grid_edge():
