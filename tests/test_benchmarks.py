@@ -70,6 +70,14 @@ def test_theory_quick(tmp_path):
     assert (tmp_path / "theory.png").stat().st_size > 10_000
 
 
+def test_theory_replot_without_results_says_so(tmp_path):
+    missing = tmp_path / "none.json"
+    proc = subprocess.run([sys.executable, os.path.join(BENCH, "theory.py"), "--replot", "--output", str(missing)],
+                          capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert proc.returncode == 2 and f"{missing} does not exist" in proc.stderr
+    assert not (tmp_path / "none.png").exists()
+
+
 def test_theory_flags_picks_at_the_grid_edge():
     from theory import LR_GRID, grid_edge
 
