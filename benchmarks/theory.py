@@ -104,9 +104,9 @@ def pick_learning_rates(data, epochs, grid):
             print(f"  lr search {opt} {lr:g}: validation accuracy {scores[lr]:.4f}", flush=True)
         picked[opt] = max(scores, key=scores.get)
         trials[opt] = {f"{lr:g}": s for lr, s in scores.items()}
-        if grid_edge(picked[opt], rates):
-            print(f"  note: {opt}'s pick {picked[opt]:g} is the {grid_edge(picked[opt], rates)} rate tried",
-                  flush=True)
+        edge = grid_edge(picked[opt], rates)
+        if edge:
+            print(f"  note: {opt}'s pick {picked[opt]:g} is the {edge} rate tried", flush=True)
     return picked, trials
 
 
@@ -134,7 +134,6 @@ def markdown(result):
         "first epoch at 98% val | seconds to 98% | fit s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    rates = {opt: [float(lr) for lr in tried] for opt, tried in result["lr_trials"].items()}
     for row in result["rows"]:
         s = row["summary"]
         ep = f"{s['mean_epoch_to_98']:.1f}" if s["mean_epoch_to_98"] else "never"
@@ -142,8 +141,12 @@ def markdown(result):
         lines.append(f"| {row['study']} | {row['variant']} | {row['params']['learning_rate']:g} | "
                      f"{s['mean_test_accuracy']:.4f} ± {s['std_test_accuracy']:.4f} | "
                      f"{s['seeds_reaching_98']}/{len(row['runs'])} | {ep} | {sec} | {s['mean_fit_seconds']:.0f} |")
-    edges = [f"{opt} ({picked:g}, the {grid_edge(picked, rates[opt])} of {rates[opt]})"
-             for opt, picked in result["picked_learning_rates"].items() if grid_edge(picked, rates[opt])]
+    edges = []
+    for opt, picked in result["picked_learning_rates"].items():
+        rates = result["lr_grid"][opt]
+        edge = grid_edge(picked, rates)
+        if edge:
+            edges.append(f"{opt} ({picked:g}, the {edge} of {rates})")
     if edges:
         lines += ["", "Learning rates picked at an edge of the grid tried (the best may lie outside it): "
                   + "; ".join(edges) + "."]

@@ -16,10 +16,14 @@ BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BENCH)
 
 
-def _run(script, *args):
+def _script(script, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, os.path.join(BENCH, script), *map(str, args)],
+    return subprocess.run([sys.executable, os.path.join(BENCH, script), *map(str, args)],
                           capture_output=True, text=True, env=env)
+
+
+def _run(script, *args):
+    proc = _script(script, *args)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc.stdout
 
@@ -72,8 +76,7 @@ def test_theory_quick(tmp_path):
 
 def test_theory_replot_without_results_says_so(tmp_path):
     missing = tmp_path / "none.json"
-    proc = subprocess.run([sys.executable, os.path.join(BENCH, "theory.py"), "--replot", "--output", str(missing)],
-                          capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    proc = _script("theory.py", "--replot", "--output", missing)
     assert proc.returncode == 2 and f"{missing} does not exist" in proc.stderr
     assert not (tmp_path / "none.png").exists()
 
