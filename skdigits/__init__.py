@@ -1,22 +1,41 @@
 """skdigits: a convolutional neural network for handwritten digits, as a scikit-learn classifier."""
 
+import importlib
 import os
 
 # TensorFlow's C++ start-up chatter is noise for a scikit-learn user; the user's own setting wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ._classifier import CNNDigitClassifier  # noqa: E402
-from ._datasets import load_idx, load_mnist  # noqa: E402
-from ._images import ImageError, MNISTPreprocessor, read_image, to_mnist  # noqa: E402
 from ._version import __version__  # noqa: E402
 
-__all__ = [
-    "CNNDigitClassifier",
-    "ImageError",
-    "MNISTPreprocessor",
-    "load_idx",
-    "load_mnist",
-    "read_image",
-    "to_mnist",
-    "__version__",
-]
+# Public names and the private modules that define them. They are imported on
+# first use, so that `import skdigits` (and the command line's start-up, which
+# must silence TensorFlow before importing it) does not import TensorFlow.
+_EXPORTS = {
+    "CNNDigitClassifier": "._classifier",
+    "ImageError": "._images",
+    "MNISTPreprocessor": "._images",
+    "ModelFileError": "._model_files",
+    "load_idx": "._datasets",
+    "load_mnist": "._datasets",
+    "load_model": "._model_files",
+    "load_pretrained": "._model_files",
+    "pretrained_record": "._model_files",
+    "read_image": "._images",
+    "save_model": "._model_files",
+    "to_mnist": "._images",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'skdigits' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -106,7 +106,7 @@ def build_cnn(
         x = layers.MaxPooling2D(2, padding="same")(x)
     x = layers.Flatten()(x)
     x = layers.Dense(dense_units, use_bias=False, kernel_initializer=glorot(), name="dense")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="dense_bn")(x)
     x = layers.Activation(activation)(x)
     if dropout > 0:
         x = layers.Dropout(dropout, seed=next(seeds))(x)

@@ -1,0 +1,66 @@
+"""Make the pretrained model that ships with skdigits, and its record.
+
+Fits ``CNNDigitClassifier(random_state=SEED)`` (every other parameter at its
+default) on the 60,000 MNIST training images, scores it on the 10,000 test
+images, saves it with ``skdigits.save_model`` and writes the record beside it:
+command, git revision, versions, machine, seed, test accuracy, fit seconds,
+epochs, file size and sha256. ``skdigits info`` and
+``skdigits.pretrained_record()`` read that record.
+
+    python benchmarks/pretrained.py
+    python benchmarks/pretrained.py --n-train 2000 --epochs 1 --output /tmp/m.safetensors   # quick check
+"""
+
+import argparse
+import hashlib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import environment, timed, write_json  # noqa: E402
+
+from skdigits import CNNDigitClassifier, load_mnist, save_model  # noqa: E402
+
+PACKAGE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-train", type=int, default=None, help="train on a subset (quick checks only)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the default epochs (quick checks only)")
+    parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "pretrained.safetensors"),
+                        help="model file; the record goes beside it, same name with .json")
+    args = parser.parse_args(argv)
+
+    X_train, X_test, y_train, y_test = load_mnist(n_train=args.n_train, random_state=args.seed)
+    clf = CNNDigitClassifier(random_state=args.seed, verbose=2)
+    if args.epochs is not None:
+        clf.set_params(epochs=args.epochs)
+    _, fit_seconds = timed(clf.fit, X_train, y_train)
+    accuracy = clf.score(X_test, y_test)
+    save_model(clf, args.output)
+    with open(args.output, "rb") as fh:
+        data = fh.read()
+    record = {
+        **environment(),
+        "seed": args.seed,
+        "params": {k: v for k, v in clf.get_params().items() if k != "callbacks"},
+        "n_train": len(y_train),
+        "n_test": len(y_test),
+        "test_accuracy": accuracy,
+        "test_errors": int(round((1 - accuracy) * len(y_test))),
+        "fit_seconds": round(fit_seconds, 1),
+        "epochs_run": len(clf.history_["loss"]),
+        "file": os.path.basename(args.output),
+        "file_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    print(f"test accuracy {accuracy:.4f} on {len(y_test)} images, fit {fit_seconds:.1f} s")
+    write_json(os.path.splitext(args.output)[0] + ".json", record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
