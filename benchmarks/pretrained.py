@@ -34,17 +34,19 @@ def main(argv=None):
                         help="model file; the record goes beside it, same name with .json")
     args = parser.parse_args(argv)
 
+    provenance = environment()  # before training: the revision the model is trained from
     X_train, X_test, y_train, y_test = load_mnist(n_train=args.n_train, random_state=args.seed)
     clf = CNNDigitClassifier(random_state=args.seed, verbose=2)
     if args.epochs is not None:
         clf.set_params(epochs=args.epochs)
     _, fit_seconds = timed(clf.fit, X_train, y_train)
     accuracy = clf.score(X_test, y_test)
+    clf.set_params(verbose=0)  # the progress lines were for this run, not for the model's users
     save_model(clf, args.output)
     with open(args.output, "rb") as fh:
         data = fh.read()
     record = {
-        **environment(),
+        **provenance,
         "seed": args.seed,
         "params": {k: v for k, v in clf.get_params().items() if k != "callbacks"},
         "n_train": len(y_train),

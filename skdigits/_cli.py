@@ -10,11 +10,14 @@ import time
 
 import numpy as np
 
-# Security note for users (repeated in --help): model files are pickles.
+# Security note for users (repeated in --help).
 _TRUST_NOTE = (
-    "Model files are joblib pickles: loading one runs code stored in it, so load only "
-    "files you made or trust."
+    "Model files are safetensors files with a JSON header: loading one runs no code. "
+    "Pickles are refused; convert a trusted old one once with: skdigits convert OLD NEW"
 )
+
+
+_MODEL_HELP = "a model file from 'skdigits train' (default: the pretrained model shipped with skdigits)"
 
 
 class CLIError(Exception):
@@ -65,22 +68,25 @@ def _load_data(path):
 
 
 def _load_model(path):
-    import joblib
+    """The model at ``path``, or the pretrained one when ``path`` is None; CLIError if unusable."""
+    from ._model_files import load_model, load_pretrained
 
-    if not os.path.isfile(path):
-        raise CLIError(f"{path}: no such model file")
     try:
-        model = joblib.load(path)
-    except Exception as exc:  # any unpickling failure means "not a model file"
-        raise CLIError(f"{path}: not a skdigits model file ({type(exc).__name__}: {exc})") from None
-    if not (hasattr(model, "predict_proba") and hasattr(model, "classes_")):
-        raise CLIError(f"{path}: holds a {type(model).__name__}, not a fitted classifier")
-    return model
+        return load_pretrained() if path is None else load_model(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _save_model(clf, path):
+    from ._model_files import save_model
+
+    try:
+        save_model(clf, path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"{path}: cannot save the model ({exc})") from None
 
 
 def cmd_train(args):
-    import joblib
-
     from ._classifier import CNNDigitClassifier
     from ._datasets import _subset
 
@@ -109,7 +115,7 @@ def cmd_train(args):
         best = int(np.argmin(history["val_loss"]))
         print(f"validation accuracy: {history['val_accuracy'][best]:.4f} (epoch {best + 1})")
     print(f"test accuracy: {clf.score(X_test, y_test):.4f} on {len(y_test)} images")
-    joblib.dump(clf, args.output)
+    _save_model(clf, args.output)
     print(f"model saved to {args.output}")
     return 0
 
@@ -193,6 +199,32 @@ def cmd_predict(args):
     return 1 if failed else 0
 
 
+def cmd_convert(args):
+    """Turn a trusted joblib pickle of a CNNDigitClassifier into a model file."""
+    import joblib
+
+    from ._classifier import CNNDigitClassifier
+    from ._model_files import describe_file
+
+    if not os.path.isfile(args.old):
+        raise CLIError(f"{args.old}: no such file")
+    with open(args.old, "rb") as file:
+        kind = describe_file(file.read(16))
+    if kind is None or "pickle" not in kind:
+        raise CLIError(f"{args.old}: is {kind or 'not a pickle'}; convert reads joblib pickles only")
+    print(f"skdigits: unpickling {args.old} as asked; this runs any code the file holds",
+          file=sys.stderr, flush=True)
+    try:
+        model = joblib.load(args.old)
+    except Exception as exc:  # any unpickling failure means "not a model pickle"
+        raise CLIError(f"{args.old}: cannot unpickle ({type(exc).__name__}: {exc})") from None
+    if not isinstance(model, CNNDigitClassifier):
+        raise CLIError(f"{args.old}: holds a {type(model).__name__}, not a CNNDigitClassifier")
+    _save_model(model, args.new)
+    print(f"model saved to {args.new}")
+    return 0
+
+
 def cmd_info(args):
     import keras
     import scikeras
@@ -214,9 +246,25 @@ def cmd_info(args):
         ("cpu count", str(os.cpu_count())),
         ("gpu", ", ".join(g.name for g in gpus) if gpus else "none visible"),
     ]
+    rows.append(("model", _pretrained_line()))
     for key, value in rows:
         print(f"{key:>13}: {value}")
     return 0
+
+
+def _pretrained_line():
+    """What model predict and read use without --model."""
+    from ._model_files import pretrained_record
+
+    try:
+        record = pretrained_record()
+    except (OSError, ValueError):
+        return "no pretrained model in this installation"
+    return (
+        f"pretrained {record['file']}, MNIST test accuracy {record['test_accuracy']:.4f}, "
+        f"trained {record['timestamp'][:10]} at revision {record['git_revision'][:12]} "
+        f"(seed {record['seed']}, {record['epochs_run']} epochs)"
+    )
 
 
 def build_parser():
@@ -226,9 +274,11 @@ def build_parser():
         epilog=_TRUST_NOTE,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up log lines")
 
-    p = sub.add_parser("train", help="train CNNDigitClassifier and save it", epilog=_TRUST_NOTE)
-    p.add_argument("--output", required=True, metavar="PATH", help="where to save the fitted model (joblib)")
+    p = sub.add_parser("train", parents=[common], help="train CNNDigitClassifier and save it", epilog=_TRUST_NOTE)
+    p.add_argument("--output", required=True, metavar="PATH", help="where to save the fitted model (a safetensors model file)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the estimator's)")
     p.add_argument("--n-train", type=int, metavar="N", help="train on a stratified subset of N images")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -240,28 +290,58 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="accuracy, per-class precision and recall, confusion matrix",
+    p = sub.add_parser("evaluate", parents=[common], help="accuracy, per-class precision and recall, confusion matrix",
                        epilog=_TRUST_NOTE)
-    p.add_argument("--model", required=True, metavar="PATH")
+    p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
     p.add_argument("--data", metavar="FILE", help="test data as for train (default: bundled MNIST test set)")
     p.add_argument("--plots", metavar="DIR", help="also write PNG plots to DIR (needs matplotlib)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="predict the digit in image files", epilog=_TRUST_NOTE)
-    p.add_argument("--model", required=True, metavar="PATH")
+    p = sub.add_parser("predict", parents=[common], help="predict the digit in image files", epilog=_TRUST_NOTE)
+    p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print a JSON array instead of lines")
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="PNG / JPEG / BMP / TIFF picture of one digit, or .npy array of MNIST-style images")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("info", help="versions and hardware, for bug reports")
+    p = sub.add_parser("convert", parents=[common],
+                       help="convert a trusted joblib pickle of a model into a model file")
+    p.add_argument("old", metavar="OLD", help="a joblib pickle you made or trust (it is unpickled)")
+    p.add_argument("new", metavar="NEW", help="the model file to write")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("info", parents=[common], help="versions, hardware and the pretrained model, for bug reports")
     p.set_defaults(func=cmd_info)
     return parser
+
+
+def _import_tensorflow(verbose):
+    """Import TensorFlow, hiding its start-up log lines unless ``verbose``.
+
+    Some of them are written before TensorFlow reads its log level (absl's
+    "before InitializeLog" lines), so standard error itself is closed off
+    during the import; the level then hides later ones (CUDA probing).
+    """
+    if verbose or "tensorflow" in sys.modules:
+        import tensorflow  # noqa: F401
+
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def main(argv=None):
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
+    _import_tensorflow(args.verbose)
     try:
         return args.func(args)
     except CLIError as exc:

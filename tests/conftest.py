@@ -43,3 +43,24 @@ def mnist_model(mnist_small):
     """A CNN trained briefly on the MNIST subset (about 95% accurate)."""
     X_train, _, y_train, _ = mnist_small
     return CNNDigitClassifier(epochs=3, batch_size=64, random_state=0).fit(X_train, y_train)
+
+
+class _Bomb:
+    """Unpickling this runs ``touch SENTINEL``: what a malicious model file would do."""
+
+    def __init__(self, sentinel):
+        self.sentinel = str(sentinel)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.sentinel}",))
+
+
+@pytest.fixture
+def pickle_bomb(tmp_path):
+    """(path of a pickle that creates a file when loaded, path of that file)."""
+    import pickle
+
+    sentinel = tmp_path / "SENTINEL"
+    bomb = tmp_path / "model.joblib"
+    bomb.write_bytes(pickle.dumps(_Bomb(sentinel)))
+    return bomb, sentinel

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skdigits import load_mnist
+from skdigits import load_mnist, load_model
 from skdigits._cli import main
 
 
@@ -23,7 +23,7 @@ def small_npz(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, small_npz):
-    path = tmp_path_factory.mktemp("model") / "digits.model"
+    path = tmp_path_factory.mktemp("model") / "digits.safetensors"
     status = main(["train", "--output", str(path), "--data", str(small_npz), "--epochs", "3",
                    "--set", "batch_size=64", "--quiet"])
     assert status == 0
@@ -42,8 +42,8 @@ def _digit_png(folder, index=0, name="digit.png"):
 
 
 def test_train_saves_exactly_the_path_and_reports(trained, capsys, small_npz, tmp_path):
-    assert trained.exists() and trained.suffix == ".model"
-    model = joblib.load(trained)
+    assert trained.exists() and trained.suffix == ".safetensors"
+    model = load_model(trained)
     assert model.n_features_in_ == 784 and len(model.history_["loss"]) <= 3
     out_path = tmp_path / "again"
     assert main(["train", "--output", str(out_path), "--data", str(small_npz), "--epochs", "1",
@@ -79,7 +79,7 @@ def test_train_reads_an_idx_folder(tmp_path, capsys):
     write("train-labels-idx1-ubyte.gz", y_train)
     write("t10k-images-idx3-ubyte.gz", X_test)
     write("t10k-labels-idx1-ubyte.gz", y_test)
-    assert main(["train", "--output", str(tmp_path / "m.joblib"), "--data", str(tmp_path),
+    assert main(["train", "--output", str(tmp_path / "m.safetensors"), "--data", str(tmp_path),
                  "--epochs", "1", "--quiet"]) == 0
     assert "on 100 images" in capsys.readouterr().out
 
@@ -130,16 +130,51 @@ def test_predict_json_and_per_file_errors(trained, tmp_path, capsys):
     assert "notes.txt: not an image" in captured.err
 
 
-def test_corrupt_model_files(tmp_path, capsys):
+def test_model_files_that_are_not_skdigits_models(tmp_path, capsys):
     bogus = tmp_path / "bogus.joblib"
     bogus.write_bytes(b"\x80\x04garbage")
     assert main(["predict", "--model", str(bogus), "x.png"]) == 2
-    assert "not a skdigits model file" in capsys.readouterr().err
+    assert "bogus.joblib: is a Python pickle" in capsys.readouterr().err
     other = tmp_path / "list.joblib"
     joblib.dump([1, 2, 3], other)
     assert main(["evaluate", "--model", str(other)]) == 2
-    assert "holds a list, not a fitted classifier" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is a Python pickle" in err and "skdigits convert OLD NEW" in err
     assert main(["predict", "--model", str(tmp_path / "nope"), "x.png"]) == 2
+    assert "nope: no such model file" in capsys.readouterr().err
+
+
+def test_a_pickle_given_as_model_runs_nothing(tmp_path, capsys, pickle_bomb):
+    bomb, sentinel = pickle_bomb
+    png, _ = _digit_png(tmp_path)
+    for argv in (["predict", "--model", str(bomb), str(png)], ["evaluate", "--model", str(bomb)]):
+        assert main(argv) == 2
+        assert "is a Python pickle" in capsys.readouterr().err
+    assert not sentinel.exists()
+
+
+def test_convert_a_trusted_pickle(trained, tmp_path, capsys):
+    model = load_model(trained)
+    old, new = tmp_path / "old.joblib", tmp_path / "new.safetensors"
+    joblib.dump(model, old)
+    assert main(["convert", str(old), str(new)]) == 0
+    captured = capsys.readouterr()
+    assert "runs any code" in captured.err and f"model saved to {new}" in captured.out
+    _, X_test, _, _ = load_mnist(n_test=50, random_state=3)
+    np.testing.assert_array_equal(load_model(new).predict_proba(X_test), model.predict_proba(X_test))
+    # Only pickles are converted, and only pickles of the classifier.
+    assert main(["convert", str(new), str(tmp_path / "again")]) == 2
+    assert "convert reads joblib pickles only" in capsys.readouterr().err
+    joblib.dump({"a": 1}, old)
+    assert main(["convert", str(old), str(tmp_path / "again")]) == 2
+    assert "holds a dict, not a CNNDigitClassifier" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
+
+
+def test_predict_without_model_uses_the_pretrained_one(tmp_path, capsys):
+    png, label = _digit_png(tmp_path, index=1)
+    assert main(["predict", "--json", str(png)]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["label"] == label
 
 
 def test_info(capsys):
@@ -147,6 +182,7 @@ def test_info(capsys):
     out = capsys.readouterr().out
     for name in ("skdigits", "python", "tensorflow", "keras", "scikeras", "scikit-learn", "numpy", "cpu count", "gpu"):
         assert f"{name}:" in out
+    assert "model: pretrained pretrained.safetensors, MNIST test accuracy 0.99" in out
 
 
 def test_usage_errors_exit_non_zero(capsys):
@@ -160,10 +196,14 @@ def test_usage_errors_exit_non_zero(capsys):
 
 def test_subprocess_entry_points(trained, tmp_path):
     png, label = _digit_png(tmp_path)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    # TensorFlow's start-up log lines are hidden unless --verbose asks for them.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     out = subprocess.run([sys.executable, "-m", "skdigits", "predict", "--model", str(trained), "--json", str(png)],
                          capture_output=True, text=True, env=env, check=True)
     assert json.loads(out.stdout)[0]["label"] == label
+    assert out.stderr == ""
     script = os.path.join(os.path.dirname(sys.executable), "skdigits")
+    out = subprocess.run([script, "info", "--verbose"], capture_output=True, text=True, env=env, check=True)
+    assert "oneDNN" in out.stderr or "cuda" in out.stderr.lower()
     out = subprocess.run([script, "--help"], capture_output=True, text=True, env=env, check=True)
-    assert "train" in out.stdout and "pickles" in out.stdout
+    assert "train" in out.stdout and "convert" in out.stdout and "runs no code" in out.stdout

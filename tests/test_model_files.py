@@ -1,0 +1,208 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+from safetensors.numpy import save
+
+from skdigits import (
+    CNNDigitClassifier,
+    ModelFileError,
+    load_mnist,
+    load_model,
+    load_pretrained,
+    pretrained_record,
+    save_model,
+)
+from skdigits._model_files import FORMAT_VERSION, MAX_HEADER_BYTES, METADATA_KEY
+
+
+@pytest.fixture(scope="module")
+def saved(fitted_digits, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "digits.safetensors"
+    save_model(fitted_digits, path)
+    return path
+
+
+def _contents(path):
+    with safe_open(str(path), framework="numpy") as file:
+        header = json.loads(file.metadata()[METADATA_KEY])
+        tensors = {name: file.get_tensor(name) for name in file.keys()}
+    return header, tensors
+
+
+def _write(path, header, tensors, header_text=None):
+    text = json.dumps(header) if header_text is None else header_text
+    path.write_bytes(save(tensors, metadata={METADATA_KEY: text}))
+    return path
+
+
+@pytest.mark.parametrize("labels", ["int", "str", "bool"])
+def test_round_trip_gives_identical_probabilities(digits, fitted_digits, tmp_path, labels):
+    X_train, X_test, y_train, _ = digits
+    if labels == "int":
+        clf = fitted_digits
+    else:
+        y = y_train.astype(str) if labels == "str" else y_train >= 5
+        clf = CNNDigitClassifier(epochs=1, random_state=0).fit(X_train[:400], y[:400])
+    path = tmp_path / "m.safetensors"
+    save_model(clf, path)
+    again = load_model(path)
+    np.testing.assert_array_equal(again.predict_proba(X_test), clf.predict_proba(X_test))
+    np.testing.assert_array_equal(again.predict(X_test), clf.predict(X_test))
+    assert again.classes_.dtype.kind == clf.classes_.dtype.kind
+    assert again.get_params() == clf.get_params()
+    assert again.image_shape_ == clf.image_shape_ and again.n_features_in_ == clf.n_features_in_
+    assert (again.pixel_mean_, again.pixel_std_) == (clf.pixel_mean_, clf.pixel_std_)
+    assert again.history_ == {k: list(v) for k, v in clf.history_.items()}
+
+
+def test_a_fresh_process_loads_the_same_model(digits, fitted_digits, saved, tmp_path):
+    _, X_test, _, _ = digits
+    np.save(tmp_path / "X.npy", X_test)
+    code = (
+        "import sys, numpy as np; from skdigits import load_model; "
+        "np.save(sys.argv[3], load_model(sys.argv[1]).predict_proba(np.load(sys.argv[2])))"
+    )
+    subprocess.run([sys.executable, "-c", code, str(saved), str(tmp_path / "X.npy"), str(tmp_path / "p.npy")],
+                   check=True, capture_output=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), fitted_digits.predict_proba(X_test))
+
+
+def test_a_pickle_bomb_runs_nothing(pickle_bomb):
+    bomb, sentinel = pickle_bomb
+    with pytest.raises(ModelFileError, match="is a Python pickle .* does not open them"):
+        load_model(bomb)
+    assert not sentinel.exists()
+
+
+def _tamper_header(change):
+    def tamper(header, tensors):
+        change(header)
+        return header, tensors, None
+    return tamper
+
+
+def _tamper_tensors(change):
+    def tamper(header, tensors):
+        change(tensors)
+        return header, tensors, None
+    return tamper
+
+
+TAMPERINGS = {
+    "unknown key": (_tamper_header(lambda h: h.update(extra=1)), r"unknown key\(s\) in header: \['extra'\]"),
+    "missing key": (_tamper_header(lambda h: h.pop("fitted")), r"missing key\(s\) in header: \['fitted'\]"),
+    "unknown fitted key": (_tamper_header(lambda h: h["fitted"].update(coef_=[1])), r"unknown key\(s\) in fitted"),
+    "missing param": (_tamper_header(lambda h: h["params"].pop("filters")), r"missing key\(s\) in params: \['filters'\]"),
+    "unknown param": (_tamper_header(lambda h: h["params"].update(filterz=3)), r"unknown key\(s\) in params: \['filterz'\]"),
+    "wrong param type": (_tamper_header(lambda h: h["params"].update(epochs="many")), "invalid parameters: epochs must be an integer"),
+    "param object": (_tamper_header(lambda h: h["params"].update(epochs={"py/object": "os.system"})),
+                     "parameter epochs must be a number"),
+    "callbacks stored": (_tamper_header(lambda h: h["params"].update(callbacks="keras.callbacks.Callback")),
+                         "callbacks must be null"),
+    "other format": (_tamper_header(lambda h: h.update(format="keras")), "format is 'keras'"),
+    "newer version": (_tamper_header(lambda h: h.update(format_version=FORMAT_VERSION + 1)),
+                      f"format version {FORMAT_VERSION + 1}; this skdigits reads up to version {FORMAT_VERSION}"),
+    "NaN": (lambda h, t: (h, t, json.dumps(h).replace('"pixel_std": ', '"pixel_std": NaN, "x": ')),
+            "holds a NaN value"),
+    "label type": (_tamper_header(lambda h: h["fitted"]["classes"].update(type="object")), "class label type must be one of"),
+    "labels of the wrong type": (_tamper_header(lambda h: h["fitted"]["classes"].update(values=list("abcdefghij"))),
+                                 "class labels must be a list of int values"),
+    "label count": (_tamper_header(lambda h: h["fitted"]["classes"].update(values=list(range(11)))),
+                    "lists 11 class labels but its output layer has 10 units"),
+    "image shape": (_tamper_header(lambda h: h["fitted"].update(image_shape=[8, 9])),
+                    r"n_features_in \(64\) must equal"),
+    "pixel std": (_tamper_header(lambda h: h["fitted"].update(pixel_std=0)), "pixel_std must be positive"),
+    "tensor name": (_tamper_tensors(lambda t: t.update(evil=t.pop("conv1/kernel"))),
+                    r"missing \['conv1/kernel'\]; unexpected \['evil'\]"),
+    "tensor shape": (_tamper_tensors(lambda t: t.update({"conv1/bias": np.zeros(31, np.float32)})),
+                     r"tensor conv1/bias is float32\[31\], the network needs float32\[32\]"),
+    "tensor dtype": (_tamper_tensors(lambda t: t.update({"conv1/bias": t["conv1/bias"].astype(np.float64)})),
+                     r"tensor conv1/bias is float64\[32\], the network needs float32\[32\]"),
+    "tensor NaN": (_tamper_tensors(lambda t: t["dense/kernel"].__setitem__((0, 0), np.nan)),
+                   "tensor dense/kernel holds NaN"),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERINGS))
+def test_every_tampering_is_refused_by_name(saved, tmp_path, name):
+    tamper, message = TAMPERINGS[name]
+    header, tensors = _contents(saved)
+    header, tensors, text = tamper(header, tensors)
+    path = _write(tmp_path / "tampered.safetensors", header, tensors, text)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
+
+
+def test_damaged_files_are_refused(saved, tmp_path):
+    data = saved.read_bytes()
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(data[:-1000])
+    with pytest.raises(ModelFileError, match="damaged or truncated safetensors data"):
+        load_model(truncated)
+    truncated.write_bytes(data[:100])
+    with pytest.raises(ModelFileError, match="is truncated: its header needs"):
+        load_model(truncated)
+    truncated.write_bytes(data[:5])
+    with pytest.raises(ModelFileError, match="is truncated or not a skdigits model file"):
+        load_model(truncated)
+    huge = tmp_path / "huge.safetensors"
+    huge.write_bytes((MAX_HEADER_BYTES + 1).to_bytes(8, "little") + b"{" * 64)
+    with pytest.raises(ModelFileError, match="over the 1,048,576-byte limit"):
+        load_model(huge)
+    plain = tmp_path / "plain.safetensors"
+    plain.write_bytes(save({"w": np.zeros(3, np.float32)}))
+    with pytest.raises(ModelFileError, match="without skdigits's header"):
+        load_model(plain)
+    keras_file = tmp_path / "model.keras"
+    keras_file.write_bytes(b"PK\x03\x04" + bytes(100))
+    with pytest.raises(ModelFileError, match="is a zip archive"):
+        load_model(keras_file)
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        load_model(tmp_path / "absent")
+
+
+def test_an_interrupted_save_leaves_no_file(fitted_digits, tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(fitted_digits, path)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    save_model(fitted_digits, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_save_refuses_what_it_cannot_store(fitted_digits, tmp_path):
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        save_model(clone(fitted_digits), tmp_path / "m")
+    with pytest.raises(TypeError, match="saves a CNNDigitClassifier"):
+        save_model(object(), tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        save_model(fitted_digits, tmp_path / "no" / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_the_pretrained_model():
+    record = pretrained_record()
+    clf = load_pretrained()
+    _, X_test, _, y_test = load_mnist()
+    accuracy = clf.score(X_test, y_test)
+    assert accuracy >= 0.995
+    assert accuracy == pytest.approx(record["test_accuracy"], abs=1e-9)
+    # Made with today's defaults: a change of default must retrain it.
+    defaults = CNNDigitClassifier(random_state=record["seed"]).get_params()
+    del defaults["callbacks"]
+    assert record["n_train"] == 60000 and record["params"] == defaults
+    assert list(clf.classes_) == list(range(10))
