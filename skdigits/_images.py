@@ -6,13 +6,15 @@ field, white ink on black. This module does the same to real pictures: a
 digit written dark on light paper or the reverse, any size, colour or gray.
 """
 
+import math
 import os
 
+import cv2
 import numpy as np
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["read_image", "to_mnist", "MNISTPreprocessor"]
+__all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor"]
 
 MNIST_SIDE = 28
 MNIST_BOX = 20
@@ -21,13 +23,9 @@ MNIST_BOX = 20
 # any phone photo and keeps the decoded image under a few hundred MB.
 MAX_PIXELS = 50_000_000
 
-# Work on a copy no larger than this on its longest side: the result is 20x20
-# anyway, and the filters below cost (side x window)^2.
-WORK_SIDE = 256
-
-
-# Side of the small copy on which the paper's brightness is estimated.
-PAPER_SIDE = 64
+# Large JPEGs are decoded at a reduced scale (1/2, 1/4 or 1/8, done inside the
+# decoder) that still leaves their long side at least this many pixels.
+DECODE_SIDE = 900
 
 
 class ImageError(ValueError):
@@ -49,6 +47,11 @@ def read_image(path):
         If the file is not an image PIL can read, or is too large.
     """
     path = os.fspath(path)
+    return _to_gray(_decode(_open(path), path, "L"))
+
+
+def _open(path):
+    path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
     try:
@@ -62,18 +65,26 @@ def read_image(path):
         image.close()
         raise ImageError(
             f"{path}: image of {width}x{height} pixels is too large "
-            f"(over {MAX_PIXELS // 1_000_000} megapixels); crop it around the digit"
+            f"(over {MAX_PIXELS // 1_000_000} megapixels); crop it around the digits"
         )
+    return image
+
+
+def _decode(image, path, mode):
+    """Decode an opened image; JPEGs at the smallest scale that keeps DECODE_SIDE pixels."""
     try:
-        # JPEG only: decode at 1/2, 1/4 or 1/8 scale, still at least WORK_SIDE.
-        image.draft("L", (WORK_SIDE, WORK_SIDE))
+        width, height = image.size
+        shrink = DECODE_SIDE / max(width, height)
+        if shrink < 1:
+            image.draft(mode, (math.ceil(width * shrink), math.ceil(height * shrink)))
         image.load()
-        return _to_gray(image)
+        return image
     except OSError as exc:
         raise ImageError(f"{path}: damaged or truncated image ({exc})") from None
 
 
-def _to_gray(image):
+def _flatten(image):
+    """A PIL image in any mode -> "L" or "RGB": transparency laid on white paper, 16-bit stretched."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
         paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
@@ -83,15 +94,22 @@ def _to_gray(image):
         span = values.max() - values.min()
         values = (values - values.min()) / (span if span > 0 else 1.0) * 255
         return Image.fromarray(values.astype(np.uint8))
-    return image.convert("L")
+    return image if image.mode in ("L", "RGB") else image.convert("RGB")
 
 
-def _as_gray_image(image):
-    """A PIL image, a path, or an array (h, w), (h, w, 3) or (h, w, 4) -> 8-bit gray PIL image."""
+def _to_gray(image):
+    return _flatten(image).convert("L")
+
+
+def _as_pil(image):
+    """A PIL image, a path, or an array (h, w), (h, w, 3) or (h, w, 4) -> (PIL image, input size)."""
     if isinstance(image, (str, os.PathLike)):
-        return read_image(image)
+        path = os.fspath(image)
+        opened = _open(path)
+        size = opened.size
+        return _decode(opened, path, "RGB"), size
     if isinstance(image, Image.Image):
-        return _to_gray(image)
+        return image, image.size
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -112,55 +130,46 @@ def _as_gray_image(image):
         elif high > 255 or low < 0:
             array = (array - low) / ((high - low) or 1.0) * 255.0
         array = np.clip(np.rint(array), 0, 255).astype(np.uint8)
-    return _to_gray(Image.fromarray(array))  # uint8 (h, w) / (h, w, 3) / (h, w, 4): L / RGB / RGBA
+    pil = Image.fromarray(array)  # uint8 (h, w) / (h, w, 3) / (h, w, 4): L / RGB / RGBA
+    return pil, pil.size
 
 
-def _paper(x):
-    """The paper's brightness under each pixel of x (ink bright), without the ink.
+def as_rgb(image):
+    """Any picture skdigits accepts -> (float32 RGB array in [0, 1], factor to the input's pixels).
 
-    A grey opening (min then max filter) wider than the strokes erases them
-    and keeps slow changes of brightness: shadows, gradients. The paper is
-    smooth, so it is estimated on a small copy, which keeps the filters cheap.
+    The factor is above 1 when a large JPEG was decoded at a reduced scale.
     """
-    work = Image.fromarray(np.uint8(np.rint(x * 255)))
-    small = work.copy()
-    small.thumbnail((PAPER_SIDE, PAPER_SIDE), Image.Resampling.BOX)
-    window = max(3, (min(small.size) // 3) | 1)
-    small = small.filter(ImageFilter.MinFilter(window)).filter(ImageFilter.MaxFilter(window))
-    paper = small.resize(work.size, Image.Resampling.BILINEAR)
-    return np.asarray(paper, dtype=np.float64) / 255.0
+    pil, (width, _) = _as_pil(image)
+    flat = _flatten(pil)
+    rgb = np.asarray(flat, dtype=np.float32) / 255.0
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    return rgb, width / rgb.shape[1]
 
 
-def _otsu_threshold(values):
-    """Otsu's threshold of values in [0, 1]: the split that best separates ink from paper."""
-    hist, edges = np.histogram(values, bins=256, range=(0.0, 1.0))
-    hist = hist.astype(np.float64)
-    centers = (edges[:-1] + edges[1:]) / 2
-    weight_low = np.cumsum(hist)
-    weight_high = weight_low[-1] - weight_low
-    mass_low = np.cumsum(hist * centers)
-    mean_low = mass_low / np.maximum(weight_low, 1e-12)
-    mean_high = (mass_low[-1] - mass_low) / np.maximum(weight_high, 1e-12)
-    between = weight_low * weight_high * (mean_low - mean_high) ** 2
-    return float(centers[np.argmax(between)])
+def dark_ink(rgb, invert="auto"):
+    """Whether the ink is darker than the paper: ``invert`` itself, or decided from the picture.
 
-
-def _ink_bounding_box(ink, fraction=0.01):
-    """Rows and columns holding the ink, ignoring stray specks below ``fraction`` of the peak."""
-    rows, cols = ink.sum(axis=1), ink.sum(axis=0)
-    r = np.flatnonzero(rows > fraction * rows.max())
-    c = np.flatnonzero(cols > fraction * cols.max())
-    return r[0], r[-1] + 1, c[0], c[-1] + 1
+    "auto": the picture's border is mostly paper; when it is neither clearly
+    light nor dark, most of the picture is.
+    """
+    if invert != "auto":
+        return bool(invert)
+    gray = rgb.mean(axis=2)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    middle = float(np.median(border))
+    return bool(middle > 0.5 or (middle == 0.5 and np.median(gray) > 0.5))
 
 
 def to_mnist(image, *, invert="auto", min_contrast=0.15):
     """Turn a picture of one handwritten digit into a 28x28 MNIST-style image.
 
-    The steps are those that made MNIST: grayscale; ink made bright on a dark
-    background (inverting dark-on-light paper); the paper's uneven background
-    (shadows, gradients) and speckle noise removed; cropped to the ink;
-    scaled to fit a 20x20 box keeping the aspect ratio; pasted into 28x28 so
-    that the centre of mass of the ink is at the centre.
+    The pen strokes are found first (see ``skdigits._ink``: paper and
+    shadows, rulings of notebook paper, the page edge, the table and specks
+    are told apart from the ink); then the steps that made MNIST: the ink cut
+    out, its stroke width brought to MNIST's, scaled to fit a 20x20 box
+    keeping the aspect ratio, pasted into 28x28 with its centre of mass at
+    the centre, white on black.
 
     Parameters
     ----------
@@ -172,7 +181,7 @@ def to_mnist(image, *, invert="auto", min_contrast=0.15):
         picture: its border and most of its area are paper.
     min_contrast : float, default=0.15
         The ink must stand out from the paper by at least this fraction of the
-        full intensity range; below it the picture is taken as blank.
+        paper's brightness; below it the picture is taken as blank.
 
     Returns
     -------
@@ -194,33 +203,97 @@ def to_mnist(image, *, invert="auto", min_contrast=0.15):
     >>> digit.shape, digit.dtype, digit[14, 14] > 200, digit[0, 0]
     ((28, 28), dtype('uint8'), np.True_, np.uint8(0))
     """
-    gray = _as_gray_image(image)
-    gray.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
-    # Median 3x3 removes salt-and-pepper speckle before anything is measured.
-    gray = gray.filter(ImageFilter.MedianFilter(3))
-    x = np.asarray(gray, dtype=np.float64) / 255.0
-    if invert == "auto":
-        border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
-        invert = bool(np.median(border) > 0.5 or (np.median(border) == 0.5 and np.median(x) > 0.5))
-    if invert:
-        x = 1.0 - x
-    ink = np.clip(x - _paper(x), 0.0, None)
-    if ink.max() < min_contrast:
+    return find_digits(image, invert=invert, min_contrast=min_contrast, single=True).images[0]
+
+
+class FoundDigits:
+    """Digits found in a picture: 28x28 images and their boxes, left to right.
+
+    Attributes
+    ----------
+    images : ndarray of shape (n, 28, 28), uint8
+        MNIST-style images, as given to the network.
+    boxes : list of (left, top, right, bottom)
+        Each digit's box in the input picture's pixels.
+    """
+
+    def __init__(self, images, boxes):
+        self.images = images
+        self.boxes = boxes
+
+
+def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
+    """Find the handwritten digits in a picture, left to right, as MNIST-style images.
+
+    Parameters
+    ----------
+    image : str, path-like, PIL.Image.Image or array-like
+        As for :func:`to_mnist`.
+    invert, min_contrast
+        As for :func:`to_mnist`.
+    single : bool, default=False
+        The picture holds one digit: all of its ink that lies with the
+        largest digit is taken as that digit.
+
+    Returns
+    -------
+    found : FoundDigits
+
+    Raises
+    ------
+    ImageError
+        If the picture holds no ink or no digit.
+    """
+    from ._ink import digit_groups, digit_patch, find_ink, group_box
+
+    rgb, factor = as_rgb(image)
+    ink = find_ink(rgb, light_ink=not dark_ink(rgb, invert))
+    if ink.level < min_contrast or not ink.mask.any():
         raise ImageError(
-            f"no ink found: the darkest mark differs from the paper by {ink.max():.0%} "
-            f"of the intensity range (needs {min_contrast:.0%}); is the picture blank?"
+            f"no ink found: the darkest mark differs from the paper by {ink.level:.0%} "
+            f"of its brightness (needs {min_contrast:.0%}); is the picture blank?"
         )
-    threshold = _otsu_threshold(ink / ink.max()) * ink.max()
-    # Keep the anti-aliased edge of the strokes, drop the paper's residual noise.
-    ink = np.clip((ink - 0.5 * threshold) / (ink.max() - 0.5 * threshold), 0.0, 1.0)
-    top, bottom, left, right = _ink_bounding_box(ink)
-    ink = ink[top:bottom, left:right]
-    height, width = ink.shape
+    labels, stats, groups = digit_groups(ink.mask)
+    if not groups:
+        raise ImageError("no digit found: the only marks touch the picture's border or are specks")
+    if single:
+        # The largest digit, with whatever ink lies within half its height of it (a digit
+        # written in two pieces that do not overlap).
+        main = groups[int(np.argmax([stats[g, 4].sum() for g in groups]))]
+        left, top, right, bottom = group_box(stats, main)
+        margin = (bottom - top) / 2
+        near = [i for g in groups for i in g if _boxes_near(group_box(stats, [i]), (left, top, right, bottom), margin)]
+        groups = [sorted(set(main) | set(near))]
+    else:
+        # Marks much shorter than the digits beside them (a dash, a dot, smudges) are not digits.
+        heights = [group_box(stats, g)[3] - group_box(stats, g)[1] for g in groups]
+        groups = [g for g, h in zip(groups, heights) if h >= 0.45 * max(heights)]
+    images, boxes = [], []
+    for group in groups:
+        images.append(patch_to_mnist(digit_patch(ink, labels, stats, group)))
+        scale = ink.scale * factor
+        left, top, right, bottom = group_box(stats, group)
+        boxes.append(tuple(int(round(v * scale)) for v in (left, top, right, bottom)))
+    return FoundDigits(np.stack(images), boxes)
+
+
+def _boxes_near(box, other, margin):
+    return (box[2] >= other[0] - margin and box[0] <= other[2] + margin
+            and box[3] >= other[1] - margin and box[1] <= other[3] + margin)
+
+
+def patch_to_mnist(patch):
+    """A soft ink patch (ink high) -> 28x28 uint8: cropped, fit into 20x20, centred by mass."""
+    rows, cols = np.flatnonzero(patch.max(axis=1) > 0.05), np.flatnonzero(patch.max(axis=0) > 0.05)
+    if rows.size == 0:
+        raise ImageError("no digit found: the ink is too faint")
+    patch = patch[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    height, width = patch.shape
     scale = MNIST_BOX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    box = Image.fromarray(np.uint8(np.rint(ink * 255))).resize(size, Image.Resampling.LANCZOS)
-    box = np.asarray(box, dtype=np.float64)
-    return _center_by_mass(box)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    box = cv2.resize(patch.astype(np.float32), size, interpolation=interpolation)
+    return _center_by_mass(np.clip(box, 0, None).astype(np.float64) * 255)
 
 
 def _center_by_mass(patch, side=MNIST_SIDE):

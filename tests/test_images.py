@@ -170,5 +170,8 @@ def test_trained_model_reads_photos_like_mnist(test_digits, rng, mnist_model):
     assert np.mean(on_photos == on_mnist) >= 0.9
 
 
-def test_work_side_bounds_processing():
-    assert _images.WORK_SIDE <= 512 and _images.MAX_PIXELS < 8000 * 8000
+def test_processing_size_is_bounded():
+    from skdigits import _ink
+
+    assert _ink.WORK_SIDE <= 1024 and _images.DECODE_SIDE <= _ink.WORK_SIDE
+    assert _images.MAX_PIXELS < 8000 * 8000
