@@ -139,26 +139,43 @@ def as_rgb(image):
 
     The factor is above 1 when a large JPEG was decoded at a reduced scale.
     """
+    from ._ink import WORK_SIDE
+
     pil, (width, _) = _as_pil(image)
-    flat = _flatten(pil)
-    rgb = np.asarray(flat, dtype=np.float32) / 255.0
+    rgb = np.asarray(_flatten(pil))
     if rgb.ndim == 2:
-        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-    return rgb, width / rgb.shape[1]
+        rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
+    if max(rgb.shape[:2]) > WORK_SIDE:
+        # Shrink the 8-bit picture before anything else touches its pixels.
+        shrink = WORK_SIDE / max(rgb.shape[:2])
+        rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * shrink)), max(1, round(rgb.shape[0] * shrink))),
+                         interpolation=cv2.INTER_AREA)
+    return rgb.astype(np.float32) / 255.0, width / rgb.shape[1]
 
 
 def dark_ink(rgb, invert="auto"):
     """Whether the ink is darker than the paper: ``invert`` itself, or decided from the picture.
 
-    "auto": the picture's border is mostly paper; when it is neither clearly
-    light nor dark, most of the picture is.
+    "auto": ink covers a small part of a picture, so most of it, and most of
+    its border, are paper. When the two disagree (a photo's border showing
+    the table, a shadow over half the page), the strokes decide: thin dark
+    marks on a lighter ground, or thin light marks on a darker one, whichever
+    stand out more (black and white top-hat transforms).
     """
     if invert != "auto":
         return bool(invert)
-    gray = rgb.mean(axis=2)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    middle = float(np.median(border))
-    return bool(middle > 0.5 or (middle == 0.5 and np.median(gray) > 0.5))
+    whole_light, border_light = np.median(gray[::2, ::2]) > 0.5, np.median(border) > 0.5
+    if whole_light == border_light:
+        return bool(whole_light)
+    small = cv2.resize(gray, None, fx=min(1.0, 256 / max(gray.shape)), fy=min(1.0, 256 / max(gray.shape)),
+                       interpolation=cv2.INTER_AREA)
+    side = max(3, min(small.shape) // 6 * 2 + 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    dark_marks = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, kernel)
+    light_marks = cv2.morphologyEx(small, cv2.MORPH_TOPHAT, kernel)
+    return bool(np.percentile(dark_marks, 99.5) >= np.percentile(light_marks, 99.5))
 
 
 def to_mnist(image, *, invert="auto", min_contrast=0.15):

@@ -1,0 +1,274 @@
+"""How well are digits and written numbers read from phone-like photos?
+
+Generates a labelled set of photos from MNIST *test* digits (never the
+training digits), each condition on its own and all of them together, and
+reads them through the public API with the pretrained model (trained on the
+MNIST training digits only):
+
+- single digits: ``skdigits.to_mnist`` then ``model.predict`` (what
+  ``skdigits predict`` does), exact label;
+- numbers of 2 to 8 digits: ``skdigits.read_digits``, exact text;
+- preprocessing time per photo, and per 12-megapixel JPEG file (decoding included).
+
+Conditions: clean (black pen on plain white paper, mild sensor noise),
+ruled (blue, grey or faint rulings crossing the digits), squared (grid paper),
+shadow (a soft-edged shadow and a lighting gradient), tilt (page turned up to
+15 degrees with mild perspective; the page edge and the table show in a corner),
+pen (blue, black or red pens, thin to thick strokes), specks (dust and dots),
+lowres (digits about 25 pixels high), jpeg (strong JPEG compression), and all.
+
+    python benchmarks/photos.py --output benchmarks/results/photos.json
+    python benchmarks/photos.py --n-single 10 --n-number 4 --n-large 1 --output /tmp/photos.json   # quick
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import environment, write_json  # noqa: E402
+
+from skdigits import ImageError, load_mnist, load_pretrained, read_digits, to_mnist  # noqa: E402
+
+CONDITIONS = ("clean", "ruled", "squared", "shadow", "tilt", "pen", "specks", "lowres", "jpeg", "all")
+PENS = {"black": (35, 35, 40), "blue": (150, 60, 25), "dark blue": (110, 40, 20), "red": (40, 40, 190)}  # BGR
+
+
+def _ink_alpha(digit, height, rng, width_change):
+    """An MNIST digit as pen coverage at ``height`` pixels, strokes thickened or thinned."""
+    big = cv2.resize(digit.astype(np.float32) / 255, (height, height), interpolation=cv2.INTER_CUBIC)
+    k = int(round(abs(width_change) * height))
+    if k >= 1:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k + 1, k + 1))
+        big = cv2.dilate(big, kernel) if width_change > 0 else cv2.erode(big, kernel)
+    return np.clip(big * 1.2, 0, 1)
+
+
+def _paper(shape, rng):
+    tint = np.array([rng.uniform(225, 245), rng.uniform(232, 248), rng.uniform(238, 252)])  # BGR, warm white
+    texture = cv2.resize(rng.normal(0, 1, (shape[0] // 16 + 1, shape[1] // 16 + 1)).astype(np.float32),
+                         (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+    return np.clip(tint[None, None, :] + 3 * texture[:, :, None], 0, 255)
+
+
+def _rule(page, rng, spacing, squared):
+    colour = [(230, 180, 140), (170, 170, 170), (235, 215, 200), (220, 160, 110)][rng.integers(4)]  # BGR
+    thickness = int(rng.integers(1, 4))
+    h, w = page.shape[:2]
+    offset = rng.uniform(0, spacing)
+    for y in np.arange(offset, h, spacing):
+        cv2.line(page, (0, int(y)), (w, int(y)), colour, thickness, cv2.LINE_AA)
+    if squared:
+        for x in np.arange(rng.uniform(0, spacing), w, spacing):
+            cv2.line(page, (int(x), 0), (int(x), h), colour, thickness, cv2.LINE_AA)
+    elif rng.random() < 0.5:  # a margin line
+        x = int(rng.uniform(0.05, 0.15) * w)
+        cv2.line(page, (x, 0), (x, h), (120, 120, 230), thickness, cv2.LINE_AA)
+
+
+def _shadow(page, rng):
+    h, w = page.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    d = (xx - w * rng.uniform(0.3, 0.7)) * np.cos(angle) + (yy - h * rng.uniform(0.3, 0.7)) * np.sin(angle)
+    softness = rng.uniform(0.01, 0.08) * max(h, w)
+    shade = 1 - rng.uniform(0.3, 0.5) / (1 + np.exp(-d / softness))
+    gradient = 1 - rng.uniform(0.1, 0.25) * (xx / w if rng.random() < 0.5 else yy / h)
+    return page * (shade * gradient)[:, :, None]
+
+
+def _tilt(page, rng):
+    """Turn and warp the page as a hand-held phone would, the table showing in a corner."""
+    h, w = page.shape[:2]
+    angle = rng.uniform(-15, 15)
+    table = np.array([rng.uniform(40, 90), rng.uniform(60, 110), rng.uniform(90, 150)])  # brownish, BGR
+    centre = (w / 2 + rng.uniform(-0.08, 0.08) * w, h / 2 + rng.uniform(-0.08, 0.08) * h)
+    rotation = cv2.getRotationMatrix2D(centre, angle, rng.uniform(1.0, 1.12))
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    corners = cv2.transform(src[None], rotation)[0]
+    corners += rng.uniform(-0.03, 0.03, corners.shape).astype(np.float32) * [w, h]
+    # Pull one corner of the page inwards so the page edge and the table show there.
+    corner = int(rng.integers(4))
+    corners[corner] += (np.float32([w, h]) / 2 - corners[corner]) * rng.uniform(0.15, 0.3)
+    matrix = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    out = cv2.warpPerspective(page, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=tuple(float(v) for v in table))
+    grain = rng.normal(0, 6, (h, w, 1))
+    covered = cv2.warpPerspective(np.ones((h, w), np.float32), matrix, (w, h)) < 0.5
+    out[covered] += grain[covered]
+    return out, matrix
+
+
+def _specks(page, rng, scale):
+    h, w = page.shape[:2]
+    for _ in range(int(rng.integers(5, 25))):
+        centre = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
+        radius = max(1, int(rng.uniform(0.5, 2.5) * scale))
+        grey = float(rng.uniform(40, 140))
+        cv2.circle(page, centre, radius, (grey, grey, grey), -1, cv2.LINE_AA)
+
+
+def make_photo(digits, condition, rng, *, long_side=900):
+    """A photo (BGR uint8) of ``digits`` (MNIST test images) written left to right."""
+    conditions = set(CONDITIONS[1:-1]) if condition == "all" else {condition}
+    n = len(digits)
+    height = int(rng.uniform(0.14, 0.22) * long_side) if n > 1 else int(rng.uniform(0.2, 0.45) * long_side)
+    gaps = [int(rng.uniform(0.12, 0.35) * height) for _ in range(n)]
+    width = max(int(long_side * 0.75), sum(gaps) + n * height + height)
+    width = min(width, int(long_side * 1.6))
+    if n * height + sum(gaps) + height > width:  # long numbers: smaller digits
+        height = int((width - sum(gaps)) / (n + 1))
+    h, w = int(long_side * 0.75), width
+    page = _paper((h, w), rng)
+    if "ruled" in conditions:
+        _rule(page, rng, spacing=height * rng.uniform(0.45, 0.8), squared=False)
+    if "squared" in conditions:
+        _rule(page, rng, spacing=height * rng.uniform(0.25, 0.4), squared=True)
+    pen = np.array(PENS["black"], dtype=np.float64)
+    width_change = 0.0
+    if "pen" in conditions:
+        pen = np.array(list(PENS.values())[rng.integers(len(PENS))], dtype=np.float64)
+        width_change = rng.uniform(-0.05, 0.08)
+    x = int((w - n * height - sum(gaps[:-1])) / 2)
+    for digit, gap in zip(digits, gaps):
+        size = int(height * rng.uniform(0.9, 1.1))
+        y = int(h / 2 - size / 2 + rng.uniform(-0.08, 0.08) * height)
+        alpha = _ink_alpha(digit, size, rng, width_change)[:, :, None] * rng.uniform(0.85, 1.0)
+        region = page[y:y + size, x:x + size]
+        region[:] = region * (1 - alpha) + pen * alpha
+        x += size + gap
+    if "specks" in conditions:
+        _specks(page, rng, scale=long_side / 600)
+    if "shadow" in conditions:
+        page = _shadow(page, rng)
+    if "tilt" in conditions:
+        page, _ = _tilt(page, rng)
+    page = page + rng.normal(0, 2.5, page.shape)
+    if "lowres" in conditions:
+        factor = 25 / (height if n > 1 else height * 0.7)
+        page = cv2.resize(page, (max(8, int(w * factor)), max(8, int(h * factor))), interpolation=cv2.INTER_AREA)
+    image = np.uint8(np.clip(page, 0, 255))
+    quality = int(rng.integers(25, 45)) if "jpeg" in conditions else 92
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-single", type=int, default=200, help="single-digit photos per condition")
+    parser.add_argument("--n-number", type=int, default=60, help="photos of numbers per condition")
+    parser.add_argument("--n-large", type=int, default=10, help="12-megapixel JPEG files to time")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
+    parser.add_argument("--examples", metavar="PNG", help="also draw a figure of successes and failures")
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args(argv)
+
+    provenance = environment()
+    _, X_test, _, y_test = load_mnist()
+    model = load_pretrained()
+    rng = np.random.default_rng(args.seed)
+    results, examples = {}, []
+    for condition in args.conditions:
+        singles, numbers, seconds = [], [], []
+        for _ in range(args.n_single):
+            i = int(rng.integers(len(y_test)))
+            photo = make_photo([X_test[i]], condition, rng)
+            start = time.perf_counter()
+            try:
+                image = to_mnist(photo[:, :, ::-1])
+                seconds.append(time.perf_counter() - start)
+                label = int(model.predict(image[None])[0])
+            except ImageError:
+                image, label = None, None
+            singles.append(label == int(y_test[i]))
+            examples.append((condition, photo, str(y_test[i]), "" if label is None else str(label)))
+        for _ in range(args.n_number):
+            n = int(rng.integers(2, 9))
+            idx = rng.integers(len(y_test), size=n)
+            photo = make_photo(X_test[idx], condition, rng)
+            truth = "".join(str(v) for v in y_test[idx])
+            try:
+                text = read_digits(photo[:, :, ::-1], model).text
+            except ImageError:
+                text = ""
+            numbers.append(text == truth)
+            examples.append((condition, photo, truth, text))
+        results[condition] = {
+            "single_accuracy": float(np.mean(singles)) if singles else None,
+            "n_single": len(singles),
+            "number_accuracy": float(np.mean(numbers)) if numbers else None,
+            "n_number": len(numbers),
+            "preprocess_ms_median": 1000 * float(np.median(seconds)) if seconds else None,
+        }
+        print(f"{condition:>8}: single {results[condition]['single_accuracy']:.3f}  "
+              f"number {results[condition]['number_accuracy'] if numbers else float('nan'):.3f}  "
+              f"preprocess {results[condition]['preprocess_ms_median'] or 0:.1f} ms", flush=True)
+
+    large = []
+    with tempfile.TemporaryDirectory() as folder:
+        for k in range(args.n_large):
+            n = int(rng.integers(1, 6))
+            idx = rng.integers(len(y_test), size=n)
+            photo = make_photo(X_test[idx], "all", rng, long_side=4000)
+            photo = cv2.resize(photo, (4000, 3000), interpolation=cv2.INTER_LINEAR)
+            path = os.path.join(folder, f"large{k}.jpg")
+            cv2.imwrite(path, photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            start = time.perf_counter()
+            try:
+                from skdigits import find_digits
+
+                find_digits(path)
+            except ImageError:
+                pass
+            large.append(time.perf_counter() - start)
+    payload = {
+        **provenance,
+        "seed": args.seed,
+        "model": "skdigits.load_pretrained()",
+        "conditions": results,
+        "large_jpeg": {
+            "megapixels": 12.0,
+            "n": len(large),
+            "preprocess_ms_median": 1000 * float(np.median(large)) if large else None,
+            "preprocess_ms_max": 1000 * float(np.max(large)) if large else None,
+        },
+    }
+    if large:
+        print(f"12-megapixel JPEG: {payload['large_jpeg']['preprocess_ms_median']:.1f} ms median, "
+              f"{payload['large_jpeg']['preprocess_ms_max']:.1f} ms max (decoding included)")
+    write_json(args.output, payload)
+    if args.examples:
+        _draw_examples(args.examples, examples, rng)
+    return 0
+
+
+def _draw_examples(path, examples, rng):
+    """A grid of photos: successes in the top rows, failures below, each with truth -> read."""
+    good = [e for e in examples if e[2] == e[3]]
+    bad = [e for e in examples if e[2] != e[3]]
+    chosen = [good[i] for i in rng.permutation(len(good))[:8]] + bad[:8]
+    tiles = []
+    for condition, photo, truth, read in chosen:
+        tile = cv2.resize(photo, (320, int(320 * photo.shape[0] / photo.shape[1])))
+        tile = cv2.copyMakeBorder(tile[:240], 0, max(0, 240 - tile[:240].shape[0]) + 30, 0, 0,
+                                  cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        colour = (0, 128, 0) if truth == read else (0, 0, 200)
+        cv2.putText(tile, f"{condition}: {truth} -> {read or '?'}", (5, 262), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    colour, 1, cv2.LINE_AA)
+        tiles.append(tile)
+    while len(tiles) % 4:
+        tiles.append(np.full_like(tiles[0], 255))
+    rows = [np.hstack(tiles[i:i + 4]) for i in range(0, len(tiles), 4)]
+    cv2.imwrite(path, np.vstack(rows))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
