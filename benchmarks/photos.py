@@ -15,7 +15,8 @@ ruled (blue, grey or faint rulings crossing the digits), squared (grid paper),
 shadow (a soft-edged shadow and a lighting gradient), tilt (page turned up to
 15 degrees with mild perspective; the page edge and the table show in a corner),
 pen (blue, black or red pens, thin to thick strokes), specks (dust and dots),
-lowres (digits about 25 pixels high), jpeg (strong JPEG compression), and all.
+lowres (digits 25 to 40 pixels high), jpeg (JPEG quality 40 to 75), and all
+(everything at once, on ruled or on squared paper).
 
     python benchmarks/photos.py --output benchmarks/results/photos.json
     python benchmarks/photos.py --n-single 10 --n-number 4 --n-large 1 --output /tmp/photos.json   # quick
@@ -116,7 +117,9 @@ def _specks(page, rng, scale):
 
 def make_photo(digits, condition, rng, *, long_side=900):
     """A photo (BGR uint8) of ``digits`` (MNIST test images) written left to right."""
-    conditions = set(CONDITIONS[1:-1]) if condition == "all" else {condition}
+    conditions = {condition}
+    if condition == "all":  # everything at once, on ruled or on squared paper
+        conditions = set(CONDITIONS[1:-1]) - {("squared", "ruled")[rng.integers(2)]}
     n = len(digits)
     height = int(rng.uniform(0.14, 0.22) * long_side) if n > 1 else int(rng.uniform(0.2, 0.45) * long_side)
     gaps = [int(rng.uniform(0.12, 0.35) * height) for _ in range(n)]
@@ -151,10 +154,10 @@ def make_photo(digits, condition, rng, *, long_side=900):
         page, _ = _tilt(page, rng)
     page = page + rng.normal(0, 2.5, page.shape)
     if "lowres" in conditions:
-        factor = 25 / (height if n > 1 else height * 0.7)
+        factor = rng.uniform(25, 40) / (height if n > 1 else height * 0.7)
         page = cv2.resize(page, (max(8, int(w * factor)), max(8, int(h * factor))), interpolation=cv2.INTER_AREA)
     image = np.uint8(np.clip(page, 0, 255))
-    quality = int(rng.integers(25, 45)) if "jpeg" in conditions else 92
+    quality = int(rng.integers(40, 75)) if "jpeg" in conditions else 92
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
 

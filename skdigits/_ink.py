@@ -134,6 +134,8 @@ def find_rulings(con, weak, pen, min_length):
         t = np.linspace(0.0, 1.0, int(length) + 1)
         xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
         ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, height - 1)
+        if np.mean(weak[ys, xs]) < 0.7:
+            continue  # mostly paper: marks that happen to line up (a row of digits), not a drawn line
         level = float(np.median(con[ys, xs]))
         if level > 0.7 * pen:
             continue  # as dark as the pen: a long pen stroke, not a ruling
@@ -181,7 +183,7 @@ def off_page(rgb, dark):
     r, g, b = cv2.split(rgb)
     chroma = cv2.blur(cv2.max(cv2.max(r, g), b) - cv2.min(cv2.min(r, g), b), (5, 5))
     candidates = (bright < 0.2 * page) | ((chroma > 0.12) & (bright < 0.85 * page))
-    side = max(3, min(dark.shape) // 40 * 2 + 1)
+    side = max(3, min(dark.shape) // 80 * 2 + 1)
     candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN,
                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
@@ -193,26 +195,31 @@ def off_page(rgb, dark):
 class Ink:
     """What ``find_ink`` found: the contrast map, the ink mask and the levels used."""
 
-    def __init__(self, con, mask, level, scale, angle):
+    def __init__(self, con, mask, level, scale, angle, **measured):
         self.contrast = con
         self.mask = mask
         self.level = level
         self.scale = scale
         self.angle = angle
+        self.measured = measured  # the widths and thresholds chosen, for --show and for tests
 
 
 def pen_level(con):
     """The pen's contrast: what the darkest strokes reach.
 
     Not a percentile of the whole picture: rulings can cover more of a page
-    than the digits do. The darkest point (after a 3x3 median, so that no
-    lone noisy pixel counts) bounds the ink; the level is the upper quartile
-    of what comes within half of it.
+    than the digits do. The darkest marks that lie inside the picture (not
+    slivers of table or shadow along its border) bound the ink, after a 3x3
+    median so that no lone noisy pixel counts; the level is the median of
+    what comes within a quarter of them, the cores of the strokes.
     """
-    top = float(cv2.medianBlur(con.astype(np.float32), 3).max())
+    smooth = cv2.medianBlur(con.astype(np.float32), 3)
+    top = float(smooth.max())
     if top <= 0:
         return 0.0
-    return float(np.percentile(con[con > 0.5 * top], 75))
+    marks = inner(con > 0.5 * top)
+    top = float(smooth[marks].max())
+    return float(np.median(con[marks & (con > 0.75 * top)]))
 
 
 def find_ink(rgb, light_ink):
@@ -258,7 +265,8 @@ def find_ink(rgb, light_ink):
     low = min(max(floor, 0.3 * level, 1.3 * rulings + 0.03), 0.5 * level)
     high = max(0.6 * level, low + 0.05 * level)
     mask = ink_mask(con, low, high)
-    return Ink(con, mask, level, scale, angle)
+    return Ink(con, mask, level, scale, angle, floor=floor, low=low, high=high, rulings=rulings,
+               stroke_width=width, window=window)
 
 
 def inner(mask):
