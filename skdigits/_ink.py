@@ -106,12 +106,15 @@ def stroke_width(mask):
     return 2.0 * float(np.median(ridge)) if ridge.size else 1.0
 
 
-def find_rulings(con, weak, pen, min_length):
+def find_rulings(con, weak, pen, min_length, page):
     """The long straight lines (ruled or squared paper) among the weak marks.
 
-    Lines are found by a probabilistic Hough transform; those as dark as
-    the pen are long pen strokes and are left alone. Each ruling is drawn
-    into the mask as thick as it is measured across, plus a pixel each side.
+    Lines are found by a probabilistic Hough transform. A ruling is a
+    line drawn across the whole page (``page``), fainter than the pen, with
+    paper on both sides; lines that are mostly paper (digits in a row, a
+    digit's stroke), as dark as the pen or beside ink (a stroke's edge) are
+    left alone. Each ruling is
+    drawn into the mask as thick as it is measured across, plus a pixel each side.
 
     Returns
     -------
@@ -134,20 +137,55 @@ def find_rulings(con, weak, pen, min_length):
         t = np.linspace(0.0, 1.0, int(length) + 1)
         xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
         ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, height - 1)
-        if np.mean(weak[ys, xs]) < 0.7:
-            continue  # mostly paper: marks that happen to line up (a row of digits), not a drawn line
+        if _crossing(weak, page, x0, y0, x1, y1) < 0.7:
+            continue  # not drawn across the page: marks that happen to line up, a stroke of a digit
         level = float(np.median(con[ys, xs]))
         if level > 0.7 * pen:
             continue  # as dark as the pen: a long pen stroke, not a ruling
+        dx, dy = (x1 - x0) / length, (y1 - y0) / length
+        thickness = _line_thickness(weak, xs, ys, dx, dy)
+        if _beside(con, xs, ys, dx, dy, thickness / 2 + 3) > 0.5 * level:
+            continue  # not paper on both sides: the edge of a pen stroke
         levels.append(level)
-        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        angle = math.degrees(math.atan2(dy, dx))
         if abs(angle) < 30:
             angles.append(angle)
-        cv2.line(mask, (int(x0), int(y0)), (int(x1), int(y1)), 1,
-                 thickness=_line_thickness(weak, xs, ys, (x1 - x0) / length, (y1 - y0) / length) + 2)
+        cv2.line(mask, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness=thickness + 2)
     if not levels:
         return mask.astype(bool), 0.0, None
     return mask.astype(bool), float(np.median(levels)), (float(np.median(angles)) if angles else None)
+
+
+def _crossing(weak, page, x0, y0, x1, y1):
+    """Fraction of the page's pixels on the whole line through (x0, y0)-(x1, y1) that are marked.
+
+    Rulings are drawn across the whole page; a line that only runs along a
+    digit's stroke is paper once it leaves the digit.
+    """
+    height, width = weak.shape
+    n = 2 * (height + width)
+    t = np.linspace(-1.0, 1.0, n) * (height + width)
+    length = math.hypot(x1 - x0, y1 - y0)
+    xs = np.rint(x0 + t * (x1 - x0) / length).astype(int)
+    ys = np.rint(y0 + t * (y1 - y0) / length).astype(int)
+    inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+    xs, ys = xs[inside], ys[inside]
+    on_page = page[ys, xs]
+    if not on_page.any():
+        return 0.0
+    return float(np.mean(weak[ys[on_page], xs[on_page]]))
+
+
+def _beside(con, xs, ys, dx, dy, distance):
+    """Median over 16 points along a line of the darker of the two points ``distance`` away across it."""
+    height, width = con.shape
+    pick = np.linspace(0, len(xs) - 1, 16).astype(int)
+    sides = []
+    for sign in (-1, 1):
+        px = np.clip(np.rint(xs[pick] - sign * dy * distance).astype(int), 0, width - 1)
+        py = np.clip(np.rint(ys[pick] + sign * dx * distance).astype(int), 0, height - 1)
+        sides.append(con[py, px])
+    return float(np.median(np.maximum(*sides)))
 
 
 def _line_thickness(weak, xs, ys, dx, dy, reach=12):
@@ -235,28 +273,19 @@ def find_ink(rgb, light_ink):
     rgb, scale = to_work_size(rgb)
     dark = darkness(rgb, light_ink)
     short = min(dark.shape)
-    # First pass with a window wide enough for any pen on this picture.
-    coarse = paper_level(dark, short / 4)
     # Off the page (a table, the floor) nothing is ink.
     outside = cv2.dilate(off_page(rgb, dark).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
-    con = np.where(outside, 0.0, contrast(dark, coarse))
-    median, spread = noise_level(con)
-    floor = max(median + NOISE_SIGMAS * spread, 0.04)
-    top = float(cv2.medianBlur(con.astype(np.float32), 3).max())
-    if top <= floor:
-        return Ink(con, np.zeros_like(con, dtype=bool), top, scale, None)
-    # The pen's width, measured on the darkest marks inside the picture
-    # (rulings are fainter; slivers of table along the border do not count).
-    width = 1.2 * stroke_width(inner(con > max(floor, 0.75 * top)))
-    # Second pass: a window a few strokes wide follows shadows and gradients closely.
-    window = min(short / 4, max(9.0, 4.0 * width))
-    paper = paper_level(dark, window)
+    # A window of a quarter of the picture is wider than any pen stroke on it,
+    # and the opening keeps a shadow's edge where it is.
+    paper = paper_level(dark, short / 4)
     con = np.where(outside, 0.0, contrast(dark, paper))
     median, spread = noise_level(con)
     floor = max(median + NOISE_SIGMAS * spread, 0.04)
     level = pen_level(con)
+    if level <= floor:
+        return Ink(con, np.zeros_like(con, dtype=bool), level, scale, None)
     weak = con > floor
-    ruled, rulings, angle = find_rulings(con, weak, level, min_length=0.4 * min(con.shape[1], con.shape[0] * 1.5))
+    ruled, rulings, angle = find_rulings(con, weak, level, 0.4 * min(con.shape[1], con.shape[0] * 1.5), ~outside)
     # On a ruling, only what is clearly darker than the ruling is ink: a pen
     # stroke crossing it or running along it.
     con = np.where(ruled & (con < max(1.5 * rulings + 0.05, 0.6 * level)), 0.0, con)
@@ -265,8 +294,7 @@ def find_ink(rgb, light_ink):
     low = min(max(floor, 0.3 * level, 1.3 * rulings + 0.03), 0.5 * level)
     high = max(0.6 * level, low + 0.05 * level)
     mask = ink_mask(con, low, high)
-    return Ink(con, mask, level, scale, angle, floor=floor, low=low, high=high, rulings=rulings,
-               stroke_width=width, window=window)
+    return Ink(con, mask, level, scale, angle, floor=floor, low=low, high=high, rulings=rulings)
 
 
 def inner(mask):
