@@ -153,21 +153,26 @@ def as_rgb(image):
     return rgb.astype(np.float32) / 255.0, width / rgb.shape[1]
 
 
+# Light ink is taken only on a ground darker than this, in the middle and at the
+# border alike: MNIST is black, a blackboard 0.1-0.35, while paper in a shadow
+# stays lighter.
+DARK_GROUND = 0.4
+
+
 def dark_ink(rgb, invert="auto"):
     """Whether the ink is darker than the paper: ``invert`` itself, or decided from the picture.
 
-    "auto": ink covers a small part of a picture, so most of it, and most of
-    its border, are paper: light paper means dark ink. When the two disagree
-    the picture is taken as a photo of a page (dark ink): its border shows
-    the table, or a shadow covers half the page. Light ink on a dark ground
-    (MNIST itself, chalk on a blackboard) is dark both in the middle and at
-    the border.
+    "auto": ink covers a small part of a picture, so the picture's middle
+    and its border show the ground the digits are written on. Light ink on
+    a dark ground (MNIST itself, chalk on a blackboard) is taken only when
+    both are dark; a photo of a page is often dim in part (a shadow over
+    half of it, the table at its border) but its paper stays lighter.
     """
     if invert != "auto":
         return bool(invert)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return bool(np.median(gray[::2, ::2]) > 0.5 or np.median(border) > 0.5)
+    return not (np.median(gray[::2, ::2]) < DARK_GROUND and np.median(border) < DARK_GROUND)
 
 
 def to_mnist(image, *, invert="auto", min_contrast=0.15):
