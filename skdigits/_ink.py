@@ -106,14 +106,13 @@ def stroke_width(mask):
     return 2.0 * float(np.median(ridge)) if ridge.size else 1.0
 
 
-def find_rulings(con, weak, pen, min_length, page):
+def find_rulings(con, weak, min_length, page):
     """The long straight lines (ruled or squared paper) among the weak marks.
 
     Lines are found by a probabilistic Hough transform. A ruling is a
-    line drawn across the whole page (``page``), fainter than the pen, with
-    paper on both sides; lines that are mostly paper (digits in a row, a
-    digit's stroke), as dark as the pen or beside ink (a stroke's edge) are
-    left alone. Each ruling is
+    line drawn across the whole page (``page``) with paper on both sides;
+    lines that are mostly paper (digits in a row, a digit's stroke) or
+    beside ink (a stroke's edge) are left alone. Each ruling is
     drawn into the mask as thick as it is measured across, plus a pixel each side.
 
     Returns
@@ -137,11 +136,9 @@ def find_rulings(con, weak, pen, min_length, page):
         t = np.linspace(0.0, 1.0, int(length) + 1)
         xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
         ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, height - 1)
-        if _crossing(weak, page, x0, y0, x1, y1) < 0.7:
+        if _crossing(weak, page, x0, y0, x1, y1) < 0.85:
             continue  # not drawn across the page: marks that happen to line up, a stroke of a digit
         level = float(np.median(con[ys, xs]))
-        if level > 0.7 * pen:
-            continue  # as dark as the pen: a long pen stroke, not a ruling
         dx, dy = (x1 - x0) / length, (y1 - y0) / length
         thickness = _line_thickness(weak, xs, ys, dx, dy)
         if _beside(con, xs, ys, dx, dy, thickness / 2 + 3) > 0.5 * level:
@@ -285,15 +282,19 @@ def find_ink(rgb, light_ink):
     if level <= floor:
         return Ink(con, np.zeros_like(con, dtype=bool), level, scale, None)
     weak = con > floor
-    ruled, rulings, angle = find_rulings(con, weak, level, 0.4 * min(con.shape[1], con.shape[0] * 1.5), ~outside)
-    # On a ruling, only what is clearly darker than the ruling is ink: a pen
-    # stroke crossing it or running along it.
-    con = np.where(ruled & (con < max(1.5 * rulings + 0.05, 0.6 * level)), 0.0, con)
+    ruled, rulings, angle = find_rulings(con, weak, 0.4 * min(con.shape[1], con.shape[0] * 1.5), ~outside)
+    # On a ruling, only what is darker than halfway from the ruling to the pen
+    # is ink: a pen stroke crossing it or running along it.
+    con = np.where(ruled & (con < max(rulings + 0.5 * (level - rulings), rulings + 0.05)), 0.0, con)
     # Grow the strokes through their anti-aliased edges but never through
     # ruling-dark pixels; the pen's core is always kept.
     low = min(max(floor, 0.3 * level, 1.3 * rulings + 0.03), 0.5 * level)
     high = max(0.6 * level, low + 0.05 * level)
     mask = ink_mask(con, low, high)
+    if ruled.any():
+        # Where a ruling was erased, a stroke that crossed it is joined again.
+        closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)).astype(bool)
+        mask |= closed & ruled
     return Ink(con, mask, level, scale, angle, floor=floor, low=low, high=high, rulings=rulings)
 
 
