@@ -324,9 +324,10 @@ def digit_groups(mask, min_height_ratio=0.3):
     """Group the ink into digits, left to right.
 
     Drops components that touch the picture's border (unless nothing else is
-    left) and specks whose height is under ``min_height_ratio`` of the
-    tallest stroke's and that lie away from every larger stroke; joins the
-    rest by horizontal overlap.
+    left); joins the others whose height is at least ``min_height_ratio`` of
+    the tallest one's into digits by horizontal overlap; adds the smaller
+    pieces to the digit they lie close above, below or within, and drops
+    the rest (specks).
 
     Returns
     -------
@@ -348,28 +349,26 @@ def digit_groups(mask, min_height_ratio=0.3):
     tall = h[keep].max()
     big = keep[h[keep] >= min_height_ratio * tall]
     small = keep[h[keep] < min_height_ratio * tall]
-    members = list(big)
-    # A small piece belongs to a digit if it lies within the digit's box, grown by a third of its height.
-    for i in small:
-        for j in big:
-            margin = h[j] / 3
-            if (x[i] + w[i] >= x[j] - margin and x[i] <= x[j] + w[j] + margin
-                    and y[i] + h[i] >= y[j] - margin and y[i] <= y[j] + h[j] + margin
-                    and stats[i, 4] >= 0.02 * stats[j, 4]):
-                members.append(i)
-                break
-    members.sort(key=lambda i: x[i])
     groups = []
-    for i in members:
+    for i in sorted(big, key=lambda i: x[i]):
         for group in groups:
-            left = min(x[g] for g in group)
-            right = max(x[g] + w[g] for g in group)
+            left, _, right, _ = group_box(stats, group)
             overlap = min(right, x[i] + w[i]) - max(left, x[i])
             if overlap >= 0.5 * min(w[i], right - left):
                 group.append(i)
                 break
         else:
             groups.append([i])
+    # A small piece (a dot, a stroke broken off) joins the digit above or below
+    # which it lies, if close; on its own it is never a digit.
+    for i in small:
+        for group in groups:
+            left, top, right, bottom = group_box(stats, group)
+            dx, dy = (right - left) / 6, (bottom - top) / 3
+            if (x[i] + w[i] >= left - dx and x[i] <= right + dx and y[i] + h[i] >= top - dy
+                    and y[i] <= bottom + dy and stats[i, 4] >= 0.02 * stats[group, 4].sum()):
+                group.append(i)
+                break
     groups.sort(key=lambda group: min(x[g] for g in group))
     return labels, stats, groups
 
