@@ -279,9 +279,9 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
         near = [i for g in groups for i in g if _boxes_near(group_box(stats, [i]), (left, top, right, bottom), margin)]
         groups = [sorted(set(main) | set(near))]
     else:
-        # Marks much shorter than the digits beside them (a dash, a dot, smudges) are not digits.
+        # Marks much shorter than most digits beside them (a dash, a dot, smudges) are not digits.
         heights = [group_box(stats, g)[3] - group_box(stats, g)[1] for g in groups]
-        groups = [g for g, h in zip(groups, heights) if h >= 0.45 * max(heights)]
+        groups = [g for g, h in zip(groups, heights) if h >= 0.45 * np.median(heights)]
     images, boxes = [], []
     for group in groups:
         images.append(patch_to_mnist(digit_patch(ink, labels, stats, group)))

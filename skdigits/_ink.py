@@ -117,18 +117,18 @@ def find_rulings(con, weak, min_length, page):
 
     Returns
     -------
-    mask : ndarray of bool
-        The rulings' pixels.
+    levels : ndarray of float32
+        On each ruling's pixels, that ruling's median contrast; 0 elsewhere.
     level : float
         The rulings' median contrast (0 when there are none).
     angle : float or None
         Median angle in degrees of the near-horizontal rulings (the page's tilt).
     """
-    mask = np.zeros(con.shape, dtype=np.uint8)
+    mask = np.zeros(con.shape, dtype=np.float32)
     lines = cv2.HoughLinesP(weak.astype(np.uint8), 1, np.pi / 360, threshold=max(10, int(min_length // 2)),
                             minLineLength=int(min_length), maxLineGap=max(3, int(min_length // 20)))
     if lines is None:
-        return mask.astype(bool), 0.0, None
+        return mask, 0.0, None
     height, width = con.shape
     levels, angles = [], []
     for x0, y0, x1, y1 in lines.reshape(-1, 4)[:300]:
@@ -147,10 +147,12 @@ def find_rulings(con, weak, min_length, page):
         angle = math.degrees(math.atan2(dy, dx))
         if abs(angle) < 30:
             angles.append(angle)
-        cv2.line(mask, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness=thickness + 2)
+        line = np.zeros_like(mask)
+        cv2.line(line, (int(x0), int(y0)), (int(x1), int(y1)), level, thickness=thickness + 2)
+        np.maximum(mask, line, out=mask)
     if not levels:
-        return mask.astype(bool), 0.0, None
-    return mask.astype(bool), float(np.median(levels)), (float(np.median(angles)) if angles else None)
+        return mask, 0.0, None
+    return mask, float(np.median(levels)), (float(np.median(angles)) if angles else None)
 
 
 def _crossing(weak, page, x0, y0, x1, y1):
@@ -282,10 +284,11 @@ def find_ink(rgb, light_ink):
     if level <= floor:
         return Ink(con, np.zeros_like(con, dtype=bool), level, scale, None)
     weak = con > floor
-    ruled, rulings, angle = find_rulings(con, weak, 0.4 * min(con.shape[1], con.shape[0] * 1.5), ~outside)
-    # On a ruling, only what is darker than halfway from the ruling to the pen
+    ruling, rulings, angle = find_rulings(con, weak, 0.4 * min(con.shape[1], con.shape[0] * 1.5), ~outside)
+    # On a ruling, only what is darker than halfway from that ruling to the pen
     # is ink: a pen stroke crossing it or running along it.
-    con = np.where(ruled & (con < max(rulings + 0.5 * (level - rulings), rulings + 0.05)), 0.0, con)
+    ruled = ruling > 0
+    con = np.where(ruled & (con < np.maximum(ruling + 0.5 * (level - ruling), ruling + 0.05)), 0.0, con)
     # Grow the strokes through their anti-aliased edges but never through
     # ruling-dark pixels; the pen's core is always kept.
     low = min(max(floor, 0.3 * level, 1.3 * rulings + 0.03), 0.5 * level)
