@@ -1,4 +1,4 @@
-"""The ``skdigits`` command: train, evaluate, predict, info."""
+"""The ``skdigits`` command: train, evaluate, predict, read, convert, info."""
 
 import argparse
 import ast
@@ -152,8 +152,11 @@ def cmd_evaluate(args):
 
 
 def _predict_inputs(path, image_shape):
-    """(name, image) pairs from an image file or an .npy array of images."""
-    from ._images import to_mnist
+    """(name, image, found) triples from an image file or an .npy array of images.
+
+    ``found`` holds the box found in a picture (None for .npy rows).
+    """
+    from ._images import find_digits
 
     if path.lower().endswith(".npy"):
         if not os.path.isfile(path):
@@ -166,8 +169,21 @@ def _predict_inputs(path, image_shape):
             array = array[None]
         if array.ndim not in (2, 3, 4):
             raise ValueError(f"{path}: expected an array of images (n, h, w), got shape {array.shape}")
-        return [(f"{path}[{i}]", image[None]) for i, image in enumerate(array)]
-    return [(path, to_mnist(path)[None])]
+        return [(f"{path}[{i}]", image[None], None) for i, image in enumerate(array)]
+    found = find_digits(path, single=True)
+    return [(path, found.images[:1], found)]
+
+
+def _show_path(folder, name):
+    """DIR/<file name>.png for an input, with characters that are awkward in file names replaced."""
+    stem = os.path.basename(name).replace("[", "_").replace("]", "")
+    return os.path.join(folder, stem + ".png")
+
+
+def _file_error(path, exc):
+    message = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
+    print(f"skdigits: error: {message}", file=sys.stderr, flush=True)
+    return message
 
 
 def cmd_predict(args):
@@ -176,7 +192,7 @@ def cmd_predict(args):
     results, failed = [], 0
     for path in args.files:
         try:
-            for name, image in _predict_inputs(path, image_shape):
+            for name, image, found in _predict_inputs(path, image_shape):
                 proba = model.predict_proba(image)[0]
                 top = np.argsort(proba)[::-1][:3]
                 results.append({
@@ -185,15 +201,46 @@ def cmd_predict(args):
                     "probability": float(proba[top[0]]),
                     "top3": [{"label": model.classes_[i].item(), "probability": float(proba[i])} for i in top],
                 })
+                if found is not None:
+                    results[-1]["box"] = list(found.boxes[0])
+                if args.show and found is not None:
+                    from ._show import save_show
+
+                    r = results[-1]
+                    save_show(_show_path(args.show, name), path, found.boxes, image, [r["label"]], [r["probability"]])
                 if not args.json:
                     r = results[-1]
                     others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top3"])
                     print(f"{name}: {r['label']} (p={r['probability']:.3f}) top3: {others}", flush=True)
         except (OSError, ValueError) as exc:
             failed += 1
-            message = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
-            print(f"skdigits: error: {message}", file=sys.stderr, flush=True)
-            results.append({"file": path, "label": None, "probability": None, "error": message})
+            results.append({"file": path, "label": None, "probability": None, "error": _file_error(path, exc)})
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if failed else 0
+
+
+def cmd_read(args):
+    from ._reading import read_digits
+
+    model = _load_model(args.model)
+    results, failed = [], 0
+    for path in args.files:
+        try:
+            reading = read_digits(path, model)
+        except (OSError, ValueError) as exc:
+            failed += 1
+            results.append({"file": path, "text": None, "digits": [], "error": _file_error(path, exc)})
+            continue
+        results.append({"file": path, **reading.to_dict()})
+        if args.show:
+            from ._show import save_show
+
+            save_show(_show_path(args.show, path), path, reading.boxes, reading.images, reading.labels,
+                      reading.probabilities)
+        if not args.json:
+            probabilities = " ".join(f"{p:.3f}" for p in reading.probabilities)
+            print(f"{path}: {reading.text} (p={probabilities})", flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if failed else 0
@@ -300,9 +347,22 @@ def build_parser():
     p = sub.add_parser("predict", parents=[common], help="predict the digit in image files", epilog=_TRUST_NOTE)
     p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print a JSON array instead of lines")
+    p.add_argument("--show", metavar="DIR",
+                   help="write DIR/<file>.png: the picture, the box found and the 28x28 image the network saw")
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="PNG / JPEG / BMP / TIFF picture of one digit, or .npy array of MNIST-style images")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("read", parents=[common], help="read the number written in each picture",
+                       epilog=_TRUST_NOTE)
+    p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON array of {file, text, digits: [{label, probability, box}]}")
+    p.add_argument("--show", metavar="DIR",
+                   help="write DIR/<file>.png: the picture, the boxes found and the 28x28 images the network saw")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="PNG / JPEG / BMP / TIFF photo of digits written left to right")
+    p.set_defaults(func=cmd_read)
 
     p = sub.add_parser("convert", parents=[common],
                        help="convert a trusted joblib pickle of a model into a model file")

@@ -1,26 +1,28 @@
 """Finding the pen strokes in a photo: paper, rulings, shadows, clutter and specks apart.
 
 Each step is a small function on arrays (OpenCV does the image processing);
-``find_digits`` calls them in order. The picture is first brought to a
-working size, then:
+``find_ink`` and ``digit_groups`` call them in order. The picture is first
+brought to a working size, then:
 
 1. ``darkness``: the darkest colour channel, so that blue, black and red
    pens all count as dark on white paper (light-on-dark pictures are inverted).
-2. ``paper_level`` and ``contrast``: the paper's brightness under every pixel,
-   estimated by a grey closing wider than the strokes, and each pixel's
-   darkness relative to it. Dividing by the local paper cancels shadows and
-   lighting gradients. The stroke width is measured on a first pass, so the
-   closing is as narrow as the pen allows and follows shadow edges closely.
-3. ``ruling_level``: straight lines that cross much of the picture (ruled and
-   squared paper) are found with a Hough transform on the faint marks; their
-   contrast tells how dark the rulings are, and ink must be darker than that.
-4. ``ink_mask``: hysteresis thresholding: pixels well above the rulings and
-   the paper's noise seed the strokes, which grow through weaker neighbours
-   (the anti-aliased edges of the pen) but never through ruling-dark pixels.
-5. ``digit_groups``: connected components; those that touch the picture's
-   border (page edge, table, a shadow's rim) or lie off the page, and specks
-   far smaller than the strokes, are dropped; what is left is grouped into
-   digits by horizontal overlap and ordered left to right.
+2. ``off_page``: wide regions that reach the border and are nearly black or
+   coloured where paper is grey (a table, the floor) hold no ink.
+3. ``paper_level`` and ``contrast``: the paper's brightness under every pixel,
+   a grey opening a quarter of the picture wide (wider than any stroke; an
+   opening keeps a shadow's edge where it is), and each pixel's darkness
+   relative to it: dividing by the local paper cancels shadows and gradients.
+4. ``pen_level``: the contrast of the strokes' cores, from the darkest marks
+   inside the picture.
+5. ``find_rulings``: lines drawn across the whole page with paper on both
+   sides (ruled and squared paper), found by a Hough transform; on them only
+   what is clearly darker than the ruling stays ink.
+6. ``ink_mask``: hysteresis thresholding: the strokes' cores seed the ink,
+   which grows through the strokes' anti-aliased edges.
+7. ``digit_groups``: connected components; those touching the picture's
+   border are dropped, the rest joined into digits by horizontal overlap,
+   small pieces given to the digit beside them or dropped as specks.
+8. ``digit_patch``: one digit's ink, its stroke width brought to MNIST's.
 """
 
 import math

@@ -176,3 +176,27 @@ def test_halving_grid_search(small):
     search.fit(*small)
     assert list(search.n_resources_) == [100, 200] and list(search.n_candidates_) == [2, 1]
     assert search.best_score_ > 0.2
+
+
+def test_photos_quick(tmp_path):
+    out = tmp_path / "photos.json"
+    figure = tmp_path / "photos.png"
+    printed = _run("photos.py", "--n-single", 4, "--n-number", 2, "--n-large", 1, "--conditions", "clean", "all",
+                   "--output", out, "--examples", figure)
+    result = json.loads(out.read_text())
+    assert set(result["conditions"]) == {"clean", "all"}
+    clean = result["conditions"]["clean"]
+    assert clean["n_single"] == 4 and clean["n_number"] == 2
+    assert clean["single_accuracy"] == 1.0 and 0 < clean["preprocess_ms_median"] < 1000
+    assert result["large_jpeg"]["n"] == 1 and result["large_jpeg"]["preprocess_ms_median"] > 0
+    assert {"versions", "machine", "git_revision", "timestamp", "seed"} <= set(result)
+    assert "clean: single" in printed and figure.stat().st_size > 10_000
+
+
+def test_photo_generator_uses_test_digits_only():
+    import inspect
+
+    import photos
+
+    source = inspect.getsource(photos)
+    assert "X_test" in source and "X_train" not in source and "y_train" not in source

@@ -207,3 +207,53 @@ def test_subprocess_entry_points(trained, tmp_path):
     assert "oneDNN" in out.stderr or "cuda" in out.stderr.lower()
     out = subprocess.run([script, "--help"], capture_output=True, text=True, env=env, check=True)
     assert "train" in out.stdout and "convert" in out.stdout and "safetensors" in out.stdout
+
+
+def _number_png(folder, indices, name="number.png"):
+    """MNIST test digits written dark left to right on light ruled paper."""
+    _, X_test, _, y_test = load_mnist()
+    page = np.full((120, 90 * len(indices) + 40), 235, dtype=np.uint8)
+    page[::24] = 190  # rulings crossing the digits
+    for k, i in enumerate(indices):
+        big = np.asarray(Image.fromarray(X_test[i]).resize((84, 84)), dtype=float) / 255
+        region = page[18:102, 20 + 90 * k:104 + 90 * k]
+        region[:] = np.minimum(region, np.uint8(235 * (1 - 0.9 * big)))
+    path = folder / name
+    Image.fromarray(page).save(path)
+    return path, "".join(str(y_test[i]) for i in indices)
+
+
+def test_read_lines_json_and_per_file_errors(tmp_path, capsys):
+    number, text = _number_png(tmp_path, [0, 1, 2, 3])
+    one, label = _digit_png(tmp_path, index=4)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (120, 80), 240).save(blank)
+    assert main(["read", str(number), str(one)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith(f"{number}: {text} (p=") and len(lines[0].split("p=")[1].split()) == 4
+    assert lines[1].startswith(f"{one}: {label} (p=")
+    assert main(["read", "--json", str(blank), str(number), str(tmp_path / "gone.png")]) == 1
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)
+    assert [r["file"] for r in results] == [str(blank), str(number), str(tmp_path / "gone.png")]
+    assert results[1]["text"] == text and len(results[1]["digits"]) == 4
+    digit = results[1]["digits"][0]
+    assert set(digit) == {"label", "probability", "box"} and len(digit["box"]) == 4
+    assert results[0]["text"] is None and "no ink found" in results[0]["error"]
+    assert "blank.png: no ink found" in captured.err and "gone.png: no such file" in captured.err
+
+
+def test_show_writes_what_the_model_saw(tmp_path, capsys):
+    number, text = _number_png(tmp_path, [5, 6, 7])
+    one, _ = _digit_png(tmp_path, index=8)
+    shows = tmp_path / "shows"
+    assert main(["read", "--show", str(shows), str(number)]) == 0
+    assert main(["predict", "--show", str(shows), str(one)]) == 0
+    capsys.readouterr()
+    for name, n_digits in (("number.png.png", 3), ("digit.png.png", 1)):
+        with Image.open(shows / name) as sheet:
+            pixels = np.asarray(sheet.convert("RGB"))
+        # The boxes are drawn in red, and each 28x28 input below the picture.
+        red = (pixels[:, :, 0] > 200) & (pixels[:, :, 1] < 80) & (pixels[:, :, 2] < 80)
+        assert red.sum() > 100
+        assert sheet.width >= 112 * n_digits and sheet.height > 112

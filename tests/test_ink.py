@@ -1,0 +1,165 @@
+"""Each step of the ink finding (skdigits/_ink.py) on small synthetic pictures, then the whole of it."""
+
+import cv2
+import numpy as np
+import pytest
+
+from skdigits import _ink, find_digits, load_mnist, read_digits, to_mnist
+
+PAPER = np.array([0.95, 0.94, 0.9], dtype=np.float32)  # warm white, RGB
+BLUE_PEN = np.array([0.1, 0.2, 0.6], dtype=np.float32)
+RULING = np.array([0.55, 0.7, 0.9], dtype=np.float32)  # light blue
+
+
+def page(height=240, width=320):
+    return np.ones((height, width, 3), dtype=np.float32) * PAPER
+
+
+def write(picture, digit, top, left, size, pen=BLUE_PEN):
+    """Lay an MNIST digit on the picture as pen ink of ``size`` pixels."""
+    alpha = cv2.resize(digit.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_CUBIC)
+    alpha = np.clip(alpha, 0, 1)[:, :, None]
+    region = picture[top:top + size, left:left + size]
+    region[:] = region * (1 - alpha) + pen * alpha
+    return picture
+
+
+def rule(picture, spacing, colour=RULING, thickness=2, vertical=False):
+    height, width = picture.shape[:2]
+    for at in range(spacing // 2, (width if vertical else height), spacing):
+        if vertical:
+            picture[:, at:at + thickness] = np.minimum(picture[:, at:at + thickness], colour)
+        else:
+            picture[at:at + thickness] = np.minimum(picture[at:at + thickness], colour)
+    return picture
+
+
+@pytest.fixture(scope="module")
+def digits():
+    _, X, _, y = load_mnist(n_test=20, random_state=4)
+    return X, y
+
+
+def test_darkness_counts_coloured_pens_as_dark():
+    picture = page(20, 30)
+    picture[5:10, 5:10] = BLUE_PEN
+    picture[5:10, 15:20] = [0.8, 0.1, 0.1]  # red pen
+    dark = _ink.darkness(picture, light_ink=False)
+    assert dark[7, 7] > 0.8 and dark[7, 17] > 0.8 and dark[0, 0] < 0.15
+    inverted = _ink.darkness(1 - picture, light_ink=True)
+    np.testing.assert_allclose(inverted, dark, atol=1e-6)
+
+
+def test_contrast_cancels_a_shadow(digits):
+    X, _ = digits
+    picture = write(page(), X[0], 60, 120, 110, pen=np.zeros(3, np.float32))
+    shade = np.ones(picture.shape[:2], np.float32)
+    shade[:, :160] = 0.5  # a hard-edged shadow over the left half, crossing the digit
+    dark = _ink.darkness(picture * shade[:, :, None], light_ink=False)
+    con = _ink.contrast(dark, _ink.paper_level(dark, min(dark.shape) / 4))
+    ink = cv2.resize(X[0], (110, 110)) > 128
+    inside = np.zeros(dark.shape, bool)
+    inside[60:170, 120:230] = ink
+    paper_only = ~cv2.dilate(inside.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert np.median(con[inside]) > 0.8            # the ink stands out on both sides of the shadow's edge
+    assert np.percentile(con[paper_only], 99) < 0.15  # and the shadow itself is not ink
+
+
+def test_stroke_width_of_bars():
+    mask = np.zeros((60, 60), bool)
+    mask[10:50, 10:16] = True
+    assert _ink.stroke_width(mask) == pytest.approx(6, abs=1.5)
+    assert _ink.stroke_width(np.ones((5, 5), bool)) < 10  # a full mask still has edges
+
+
+def test_rulings_are_found_and_a_digit_stroke_is_not(digits):
+    X, _ = digits
+    picture = rule(write(page(), X[1], 60, 120, 110), spacing=30)
+    dark = _ink.darkness(picture, light_ink=False)
+    con = _ink.contrast(dark, _ink.paper_level(dark, 60))
+    levels, level, angle = _ink.find_rulings(con, con > 0.1, 128, np.ones(con.shape, bool))
+    ruled_rows = np.flatnonzero((levels > 0).mean(axis=1) > 0.9)
+    assert set(range(15, 17)) <= set(ruled_rows) and angle == pytest.approx(0, abs=1)
+    assert 0.1 < level < 0.6
+    # A long straight pen stroke with paper around it, but not across the page, is no ruling.
+    stroke = page()
+    stroke[40:200, 150:156] = BLUE_PEN
+    dark = _ink.darkness(stroke, light_ink=False)
+    con = _ink.contrast(dark, _ink.paper_level(dark, 60))
+    levels, level, angle = _ink.find_rulings(con, con > 0.1, 128, np.ones(con.shape, bool))
+    assert not levels.any() and level == 0 and angle is None
+
+
+def test_hysteresis_keeps_strokes_and_drops_faint_marks():
+    con = np.zeros((30, 30), np.float32)
+    con[5:25, 10:12] = 0.9
+    con[5:25, 12] = 0.4   # the anti-aliased edge of that stroke: kept
+    con[5:25, 20] = 0.4   # a faint line on its own: dropped
+    mask = _ink.ink_mask(con, low=0.3, high=0.6)
+    assert mask[10, 12] and mask[10, 10] and not mask[10, 20]
+
+
+def test_off_page_finds_a_table_in_a_corner():
+    picture = page(200, 200)
+    rows, cols = np.indices((200, 200))
+    corner = rows + cols > 300  # the bottom-right corner
+    picture[corner] = [0.45, 0.3, 0.2]  # brown wood
+    picture[90:110, 60:64] = BLUE_PEN   # a pen stroke is coloured too, but on the page
+    off = _ink.off_page(picture, _ink.darkness(picture, light_ink=False))
+    assert off[195, 195] and not off[10, 10] and not off[100, 62]
+
+
+def test_digit_groups_order_join_and_drop():
+    mask = np.zeros((100, 200), bool)
+    mask[30:70, 120:126] = True          # a "1", right
+    mask[30:70, 40:44] = mask[30:34, 40:70] = True  # a "7"-like shape, left
+    mask[20:24, 122:126] = True          # a small piece just above the "1": joins it
+    mask[85:87, 10:12] = True            # a speck far away: dropped
+    mask[0:50, 180:184] = True           # touches the border: dropped
+    labels, stats, groups = _ink.digit_groups(mask)
+    boxes = [_ink.group_box(stats, g) for g in groups]
+    assert boxes == [(40, 30, 70, 70), (120, 20, 126, 70)]
+
+
+def test_thin_pens_are_thickened_to_mnist_strokes():
+    mask = np.zeros((120, 120), bool)
+    mask[10:110, 58:60] = True  # a 2-pixel "1" 100 pixels high: strokes of 0.02 of its height
+    ink = _ink.Ink(mask.astype(np.float32), mask, 1.0, 1.0, None)
+    labels, stats, groups = _ink.digit_groups(mask)
+    patch = _ink.digit_patch(ink, labels, stats, groups[0])
+    width = _ink.stroke_width(patch > 0.5)
+    assert width / 100 == pytest.approx(_ink.MNIST_STROKE[1], abs=0.03)
+
+
+def test_a_digit_on_ruled_paper_under_a_shadow(digits, mnist_model):
+    X, y = digits
+    good = 0
+    for k in range(8):
+        picture = rule(write(page(), X[k], 50 + 5 * k, 100 + 8 * k, 120), spacing=28)
+        picture[:, : 140 + 5 * k] *= 0.6
+        good += int(mnist_model.predict(to_mnist(picture)[None])[0] == y[k])
+    assert good >= 7
+
+
+def test_a_written_number_on_squared_paper_is_read(digits):
+    X, y = digits
+    picture = rule(rule(page(160, 520), 24), 24, vertical=True)
+    for k in range(5):
+        write(picture, X[k], 30 + (k % 2) * 8, 20 + 100 * k, 80 + (k % 3) * 6, pen=np.zeros(3, np.float32))
+    reading = read_digits(np.uint8(picture * 255))
+    assert reading.text == "".join(str(v) for v in y[:5])
+    assert [box[0] for box in reading.boxes] == sorted(box[0] for box in reading.boxes)
+    assert all(0.5 < p <= 1 for p in reading.probabilities) and reading.images.shape == (5, 28, 28)
+    single = read_digits(write(page(), X[5], 60, 120, 110))
+    assert single.text == str(y[5]) and len(single.boxes) == 1
+
+
+def test_boxes_are_in_the_pictures_pixels(digits, tmp_path):
+    X, _ = digits
+    picture = np.uint8(write(page(1500, 2000), X[0], 600, 900, 400) * 255)
+    path = tmp_path / "large.jpg"
+    cv2.imwrite(str(path), picture[:, :, ::-1])
+    left, top, right, bottom = find_digits(path).boxes[0]
+    truth = np.argwhere(cv2.resize(X[0], (400, 400)) > 60)
+    assert abs(top - (600 + truth[:, 0].min())) < 25 and abs(left - (900 + truth[:, 1].min())) < 25
+    assert abs(bottom - (600 + truth[:, 0].max())) < 25 and abs(right - (900 + truth[:, 1].max())) < 25
