@@ -210,9 +210,9 @@ def main(argv=None):
             "n_number": len(numbers),
             "preprocess_ms_median": 1000 * float(np.median(seconds)) if seconds else None,
         }
-        print(f"{condition:>8}: single {results[condition]['single_accuracy']:.3f}  "
-              f"number {results[condition]['number_accuracy'] if numbers else float('nan'):.3f}  "
-              f"preprocess {results[condition]['preprocess_ms_median'] or 0:.1f} ms", flush=True)
+        row = results[condition]
+        print(f"{condition:>8}: single {_fmt(row['single_accuracy'])}  number {_fmt(row['number_accuracy'])}  "
+              f"preprocess {_fmt(row['preprocess_ms_median'], '.1f')} ms", flush=True)
 
     large = []
     with tempfile.TemporaryDirectory() as folder:
@@ -250,6 +250,10 @@ def main(argv=None):
     if args.examples:
         _draw_examples(args.examples, examples, rng)
     return 0
+
+
+def _fmt(value, spec=".3f"):
+    return "-" if value is None else format(value, spec)
 
 
 def _draw_examples(path, examples, rng):
