@@ -262,33 +262,34 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
 
     rgb, factor = as_rgb(image)
     ink = find_ink(rgb, light_ink=not dark_ink(rgb, invert))
-    if ink.level < min_contrast or not ink.mask.any():
+    if ink.level < min_contrast:
         raise ImageError(
             f"no ink found: the darkest mark differs from the paper by {ink.level:.0%} "
             f"of its brightness (needs {min_contrast:.0%}); is the picture blank?"
         )
+    if not ink.mask.any():
+        raise ImageError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
     labels, stats, groups = digit_groups(ink.mask)
     if not groups:
         raise ImageError("no digit found: the only marks touch the picture's border or are specks")
+    boxes = [group_box(stats, g) for g in groups]
     if single:
         # The largest digit, with whatever ink lies within half its height of it (a digit
         # written in two pieces that do not overlap).
-        main = groups[int(np.argmax([stats[g, 4].sum() for g in groups]))]
-        left, top, right, bottom = group_box(stats, main)
-        margin = (bottom - top) / 2
-        near = [i for g in groups for i in g if _boxes_near(group_box(stats, [i]), (left, top, right, bottom), margin)]
-        groups = [sorted(set(main) | set(near))]
+        main = int(np.argmax([stats[g, 4].sum() for g in groups]))
+        margin = (boxes[main][3] - boxes[main][1]) / 2
+        near = [i for g in groups for i in g if _boxes_near(group_box(stats, [i]), boxes[main], margin)]
+        groups = [sorted(set(groups[main]) | set(near))]
+        boxes = [group_box(stats, groups[0])]
     else:
         # Marks much shorter than most digits beside them (a dash, a dot, smudges) are not digits.
-        heights = [group_box(stats, g)[3] - group_box(stats, g)[1] for g in groups]
-        groups = [g for g, h in zip(groups, heights) if h >= 0.45 * np.median(heights)]
-    images, boxes = [], []
-    for group in groups:
-        images.append(patch_to_mnist(digit_patch(ink, labels, stats, group)))
-        scale = ink.scale * factor
-        left, top, right, bottom = group_box(stats, group)
-        boxes.append(tuple(int(round(v * scale)) for v in (left, top, right, bottom)))
-    return FoundDigits(np.stack(images), boxes)
+        heights = [bottom - top for _, top, _, bottom in boxes]
+        keep = [k for k, h in enumerate(heights) if h >= 0.45 * np.median(heights)]
+        groups, boxes = [groups[k] for k in keep], [boxes[k] for k in keep]
+    images = np.stack([patch_to_mnist(digit_patch(ink, labels, stats, group)) for group in groups])
+    scale = ink.scale * factor
+    boxes = [tuple(int(round(v * scale)) for v in box) for box in boxes]
+    return FoundDigits(images, boxes)
 
 
 def _boxes_near(box, other, margin):
