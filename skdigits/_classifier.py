@@ -4,10 +4,10 @@ import inspect
 
 import keras
 import numpy as np
-from scikeras.wrappers import KerasClassifier
-from sklearn.base import BaseEstimator
+from scikeras.wrappers import BaseWrapper
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
-from sklearn.utils import ClassifierTags, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -21,12 +21,13 @@ from ._validation import check_params, validate_images
 _ROUTED_PREFIXES = ("optimizer", "compile", "fit", "callbacks")
 
 
-class CNNDigitClassifier(KerasClassifier):
+class CNNDigitClassifier(ClassifierMixin, BaseWrapper):
     """A convolutional neural network for images of handwritten digits.
 
-    A scikit-learn classifier built on scikeras's ``KerasClassifier``: it
-    clones, pickles, and works in pipelines, ``cross_val_score`` and
-    ``GridSearchCV``. The network (see ``skdigits._network.build_cnn``) is the
+    A scikit-learn classifier (``ClassifierMixin`` first, as scikit-learn
+    requires) built on scikeras's ``BaseWrapper``, which routes parameters
+    and runs the Keras training: it clones, pickles, and works in pipelines,
+    ``cross_val_score`` and ``GridSearchCV``. The network (see ``skdigits._network.build_cnn``) is the
     report's: blocks of convolution, activation and max pooling (three by
     default), then a dense layer (batch-normalised), dropout and a softmax over the classes;
     training images are randomly rotated, zoomed and shifted.
@@ -79,6 +80,12 @@ class CNNDigitClassifier(KerasClassifier):
         (784 features are 28x28); one side may be -1 to be inferred, so
         ``(1, -1)`` treats each row as a one-pixel-high strip. Ignored when X
         is given as images ``(n, height, width[, 1])``.
+    warm_start : bool, default=False
+        When True, ``fit`` on a fitted estimator continues training its
+        network (the learning-rate schedule starts again) instead of building
+        a new one, as in ``MLPClassifier``. The images must have the shape
+        seen before and the labels must be among ``classes_``; the pixel
+        statistics of the first fit are kept.
     callbacks : list of keras.callbacks.Callback, default=None
         Extra Keras callbacks for training (scikeras routing applies).
     random_state : int, RandomState or None, default=None
@@ -131,13 +138,21 @@ class CNNDigitClassifier(KerasClassifier):
     ((8, 8), 64)
     >>> clf.score(X_test, y_test) > 0.9
     True
+
+    Continue training for two more epochs, or train from chunks of data:
+
+    >>> clf = clf.set_params(warm_start=True, epochs=2).fit(X_train, y_train)
+    >>> stream = CNNDigitClassifier(random_state=0)
+    >>> for start in range(0, len(X_train), 450):
+    ...     stream = stream.partial_fit(X_train[start:start + 450], y_train[start:start + 450],
+    ...                                 classes=range(10))
+    >>> len(stream.history_["loss"])
+    3
     """
 
     # scikeras reads these; this estimator builds its own network, once per fit.
     model = None
     build_fn = None
-    warm_start = False
-    class_weight = None
     metrics = None
 
     def __init__(
@@ -160,6 +175,7 @@ class CNNDigitClassifier(KerasClassifier):
         early_stopping=True,
         n_iter_no_change=5,
         image_shape=None,
+        warm_start=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -182,21 +198,15 @@ class CNNDigitClassifier(KerasClassifier):
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.image_shape = image_shape
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
         vars(self).update(kwargs)
 
     def __sklearn_tags__(self):
-        # scikeras 0.13 lists ClassifierMixin after BaseEstimator, whose
-        # __sklearn_tags__ does not call super(): on scikit-learn >= 1.6 the
-        # mixin's tags are lost, is_classifier() is False and CV stops
-        # stratifying. This is the one place that repairs it.
         tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier"
-        tags.classifier_tags = ClassifierTags(multi_label=False)
-        tags.target_tags.required = True
-        tags.input_tags.three_d_array = True
+        tags.input_tags.three_d_array = True  # images (n, height, width)
         return tags
 
     def _routed(self, prefix):
@@ -220,11 +230,6 @@ class CNNDigitClassifier(KerasClassifier):
     @property
     def target_encoder(self):
         return OneHotLabels()
-
-    @property
-    def partial_fit(self):
-        # scikeras's partial_fit would skip this estimator's input checks.
-        raise AttributeError(f"{type(self).__name__} does not support partial_fit; use fit.")
 
     def _keras_build_fn(self):
         model = build_cnn(
@@ -252,6 +257,7 @@ class CNNDigitClassifier(KerasClassifier):
 
     def _initialize_callbacks(self):
         super()._initialize_callbacks()
+        self._user_fit_callbacks = self._fit_callbacks
         own = []
         if self.lr_schedule == "cosine":
             own.append(keras.callbacks.LearningRateScheduler(cosine_schedule(self.learning_rate, self.epochs)))
@@ -300,22 +306,19 @@ class CNNDigitClassifier(KerasClassifier):
         -------
         self : CNNDigitClassifier
         """
-        check_params(self)
-        self._check_routed_params()
-        limit_tensorflow_threads()
-        X, y = validate_images(self, X, y, reset=True)
-        check_classification_targets(y)
-        if sample_weight is not None:
-            X, y, sample_weight = _drop_zero_weights(X, y, sample_weight)
-        classes = np.unique(y)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes, but the "
-                f"training data contain only one class: {classes[0]!r}."
-            )
-        self.pixel_mean_ = float(X.mean(dtype=np.float64))
-        std = float(X.std(dtype=np.float64))
-        self.pixel_std_ = std if std > 0 else 1.0
+        warm = self.warm_start and hasattr(self, "model_")
+        X, y, sample_weight = self._training_data(X, y, sample_weight, first=not warm)
+        if warm:
+            self._check_known_labels(y, "warm_start")
+            self._initialize_callbacks()  # not pickled with the estimator
+        else:
+            classes = np.unique(y)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes, but the "
+                    f"training data contain only one class: {classes[0]!r}."
+                )
+            self._learn_pixel_scale(X)
         if self.validation_fraction > 0:
             # The last rows are held out: shuffle first, so the held-out part is random.
             order = check_random_state(self.random_state).permutation(len(X))
@@ -325,6 +328,83 @@ class CNNDigitClassifier(KerasClassifier):
             kwargs.setdefault("validation_split", self.validation_fraction)
         super().fit(X, y, sample_weight=sample_weight, **kwargs)
         return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train the network for one epoch on the batch X, y, keeping what it learned before.
+
+        For data that come in chunks or do not fit in memory. The first call
+        builds the network for all of ``classes`` and learns the pixel scale
+        from its batch; later calls (or calls after ``fit``) continue
+        training it at the constant ``learning_rate``, without a validation
+        split or early stopping.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, height*width), (n, height, width) or (n, height, width, 1)
+        y : array-like of shape (n,)
+        classes : array-like, default=None
+            Every label the data will hold. Required on the first call, as in
+            scikit-learn; later calls may omit it, or must repeat the same.
+        sample_weight : array-like of shape (n,), default=None
+
+        Returns
+        -------
+        self : CNNDigitClassifier
+        """
+        first = not hasattr(self, "model_")
+        if first and classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: every label the data will hold."
+            )
+        X, y, sample_weight = self._training_data(X, y, sample_weight, first=first)
+        if first:
+            classes = np.unique(np.asarray(list(classes)))
+            if len(classes) < 2:
+                raise ValueError(f"classes must hold at least 2 labels, got {classes!r}.")
+            unknown = np.setdiff1d(np.unique(y), classes)
+            if unknown.size:
+                raise ValueError(f"y holds labels {unknown.tolist()} that are not in classes {classes.tolist()}.")
+            self._learn_pixel_scale(X)
+            # scikeras's way to build the network without training it, for all the classes.
+            self.initialize(np.zeros((len(classes), X.shape[1]), dtype=np.float32), classes)
+        else:
+            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+                raise ValueError(
+                    f"classes {np.unique(np.asarray(classes)).tolist()} differ from those of the first "
+                    f"call, {self.classes_.tolist()}; partial_fit cannot add labels."
+                )
+            self._check_known_labels(y, "partial_fit")
+            self._initialize_callbacks()
+        # One epoch at the constant learning rate: the cosine schedule and
+        # early stopping belong to a whole fit.
+        self._fit_callbacks = self._user_fit_callbacks
+        self.model_.optimizer.learning_rate.assign(self.learning_rate)
+        BaseWrapper.partial_fit(self, X, y, sample_weight=sample_weight)
+        return self
+
+    def _training_data(self, X, y, sample_weight, *, first):
+        """Checked parameters, images, labels and weights; ``first`` learns the image shape."""
+        check_params(self)
+        self._check_routed_params()
+        limit_tensorflow_threads()
+        X, y = validate_images(self, X, y, reset=first)
+        check_classification_targets(y)
+        if sample_weight is not None:
+            X, y, sample_weight = _drop_zero_weights(X, y, sample_weight)
+        return X, y, sample_weight
+
+    def _learn_pixel_scale(self, X):
+        self.pixel_mean_ = float(X.mean(dtype=np.float64))
+        std = float(X.std(dtype=np.float64))
+        self.pixel_std_ = std if std > 0 else 1.0
+
+    def _check_known_labels(self, y, how):
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y holds labels {unknown.tolist()} not seen when the network was built "
+                f"(classes_ = {self.classes_.tolist()}); {how} cannot add labels: fit a new estimator."
+            )
 
     def predict_proba(self, X):
         """Class probabilities of images X, one row per image, columns in ``classes_`` order.

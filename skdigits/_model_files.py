@@ -33,6 +33,10 @@ _FITTED_KEYS = {"classes", "n_features_in", "image_shape", "pixel_mean", "pixel_
 _LABEL_TYPES = {"int": numbers.Integral, "str": str, "bool": bool, "float": numbers.Real}
 # Parameters that hold code or process state rather than numbers: not saved.
 _UNSAVED_PARAMS = {"callbacks": None}
+# Parameters the estimator gained after format version 1 was first written, and
+# the value that reproduces how a file without them was trained. Any other
+# missing parameter is an error.
+_PARAMS_ADDED = {"warm_start": False}
 
 PRETRAINED_FILE = "pretrained.safetensors"
 PRETRAINED_RECORD = "pretrained.json"
@@ -321,6 +325,7 @@ def _estimator_from_params(path, params):
     if not isinstance(params, dict):
         raise _fail(path, f"params must be a JSON object, got {type(params).__name__}")
     routed = {key for key in params if key.startswith(tuple(p + "__" for p in _ROUTED_PREFIXES))}
+    params = {**{k: v for k, v in _PARAMS_ADDED.items() if k not in params}, **params}
     _check_keys(path, "params", {k: v for k, v in params.items() if k not in routed}, set(own))
     values = {}
     for key, value in params.items():

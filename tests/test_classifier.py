@@ -7,8 +7,8 @@ import joblib
 import keras
 import numpy as np
 import pytest
-from scikeras.wrappers import KerasClassifier
-from sklearn.base import clone, is_classifier
+from scikeras.wrappers import BaseWrapper, KerasClassifier
+from sklearn.base import ClassifierMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -23,9 +23,15 @@ from skdigits import CNNDigitClassifier
 
 
 def test_scikeras_alone_is_not_seen_as_a_classifier():
-    # The bug the estimator repairs: if this starts failing, scikeras was fixed
-    # and CNNDigitClassifier.__sklearn_tags__ can be simplified.
+    # Why CNNDigitClassifier is built on BaseWrapper with ClassifierMixin first,
+    # not on scikeras's KerasClassifier(BaseWrapper, ClassifierMixin).
     assert not is_classifier(KerasClassifier())
+
+
+def test_base_classes_in_scikit_learns_order():
+    mro = CNNDigitClassifier.__mro__
+    assert mro.index(ClassifierMixin) < mro.index(BaseWrapper)
+    assert KerasClassifier not in mro
 
 
 def test_is_a_classifier():
@@ -353,5 +359,65 @@ def test_non_square_images_with_image_shape(rng):
         CNNDigitClassifier(image_shape=(5, 5), epochs=1).fit(X, y)
 
 
-def test_partial_fit_is_not_offered():
-    assert not hasattr(CNNDigitClassifier(), "partial_fit")
+def test_warm_start_continues_the_same_network(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = CNNDigitClassifier(epochs=2, batch_size=64, random_state=0).fit(X_train, y_train)
+    network, first = clf.model_, clf.score(X_test, y_test)
+    kernel = clf.model_.get_layer("conv1").get_weights()[0].copy()
+    clf.set_params(warm_start=True, epochs=3).fit(X_train, y_train)
+    assert clf.model_ is network
+    assert not np.allclose(kernel, clf.model_.get_layer("conv1").get_weights()[0])
+    assert clf.score(X_test, y_test) > first
+    # Without warm_start, fit starts again from a new network.
+    assert clf.set_params(warm_start=False).fit(X_train, y_train).model_ is not network
+
+
+def test_warm_start_refuses_new_shapes_and_labels(digits):
+    X_train, _, y_train, _ = digits
+    clf = CNNDigitClassifier(epochs=1, warm_start=True, random_state=0).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="has 63 features, but CNNDigitClassifier is expecting 64"):
+        clf.fit(X_train[:, :63], y_train)
+    with pytest.raises(ValueError, match="fitted on 8x8 images"):
+        clf.fit(np.zeros((20, 9, 9)), y_train[:20])
+    with pytest.raises(ValueError, match=r"labels \[10\] not seen .* warm_start cannot add labels"):
+        clf.fit(X_train[:20], np.where(y_train[:20] == 3, 10, y_train[:20]))
+
+
+def test_partial_fit_streams_mnist_in_chunks(mnist_small):
+    from skdigits import load_mnist
+
+    X_train, _, y_train, _ = load_mnist(n_train=10000, random_state=0)
+    _, X_test, _, y_test = mnist_small
+    clf = CNNDigitClassifier(random_state=0)
+    for start in range(0, len(X_train), 2000):
+        clf.partial_fit(X_train[start:start + 2000], y_train[start:start + 2000], classes=np.arange(10))
+    assert len(clf.history_["loss"]) == 5 and "val_loss" not in clf.history_
+    assert clf.history_["loss"][-1] < clf.history_["loss"][0]
+    assert clf.score(X_test, y_test) > 0.93
+    # The pixel scale is learned on the first call only.
+    mean = clf.pixel_mean_
+    clf.partial_fit(X_train[:2000] / 255.0, y_train[:2000])
+    assert clf.pixel_mean_ == mean
+
+
+def test_partial_fit_errors(digits):
+    X_train, _, y_train, _ = digits
+    clf = CNNDigitClassifier(random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X_train, y_train)
+    with pytest.raises(ValueError, match=r"y holds labels \[9\] that are not in classes"):
+        clf.partial_fit(X_train[y_train > 7], y_train[y_train > 7], classes=[0, 1, 2, 3, 4, 5, 6, 7, 8])
+    with pytest.raises(ValueError, match="classes must hold at least 2 labels"):
+        clf.partial_fit(X_train[y_train == 1], y_train[y_train == 1], classes=[1])
+    # A batch of one class is fine once the classes are known.
+    clf.partial_fit(X_train[y_train == 1], y_train[y_train == 1], classes=range(10))
+    assert list(clf.classes_) == list(range(10)) and clf.predict(X_train[:3]).shape == (3,)
+    with pytest.raises(ValueError, match=r"classes \[0, 1\] differ from those of the first call"):
+        clf.partial_fit(X_train, y_train, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"labels \[12\] not seen .* partial_fit cannot add labels"):
+        clf.partial_fit(X_train[:5], [12, 1, 1, 1, 1])
+    with pytest.raises(ValueError, match="has 10 features, but CNNDigitClassifier is expecting 64"):
+        clf.partial_fit(X_train[:5, :10], y_train[:5])
+    # It carries on from a pickle and from fit.
+    again = pickle.loads(pickle.dumps(clf)).partial_fit(X_train, y_train)
+    assert len(again.history_["loss"]) == 2

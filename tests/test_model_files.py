@@ -17,7 +17,7 @@ from skdigits import (
     pretrained_record,
     save_model,
 )
-from skdigits._model_files import FORMAT_VERSION, MAX_HEADER_BYTES, METADATA_KEY
+from skdigits._model_files import _PARAMS_ADDED, FORMAT_VERSION, MAX_HEADER_BYTES, METADATA_KEY
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +201,18 @@ def test_the_pretrained_model():
     accuracy = clf.score(X_test, y_test)
     assert accuracy >= 0.995
     assert accuracy == pytest.approx(record["test_accuracy"], abs=1e-9)
-    # Made with today's defaults: a change of default must retrain it.
+    # Made with today's defaults (parameters added since then at the value it
+    # was trained with): a change of default must retrain it.
     defaults = CNNDigitClassifier(random_state=record["seed"]).get_params()
     del defaults["callbacks"]
-    assert record["n_train"] == 60000 and record["params"] == defaults
+    assert record["n_train"] == 60000 and {**_PARAMS_ADDED, **record["params"]} == defaults
     assert list(clf.classes_) == list(range(10))
+
+
+def test_files_from_before_a_parameter_was_added_still_load(saved, tmp_path, digits, fitted_digits):
+    header, tensors = _contents(saved)
+    del header["params"]["warm_start"]  # as written before warm_start existed
+    path = _write(tmp_path / "older.safetensors", header, tensors)
+    older = load_model(path)
+    assert older.warm_start is False
+    np.testing.assert_array_equal(older.predict_proba(digits[1]), fitted_digits.predict_proba(digits[1]))
