@@ -58,18 +58,17 @@ def test_round_trip_gives_identical_probabilities(digits, fitted_digits, tmp_pat
     assert again.image_shape_ == clf.image_shape_ and again.n_features_in_ == clf.n_features_in_
     assert (again.pixel_mean_, again.pixel_std_) == (clf.pixel_mean_, clf.pixel_std_)
     assert again.history_ == {k: list(v) for k, v in clf.history_.items()}
-
-
-def test_a_fresh_process_loads_the_same_model(digits, fitted_digits, saved, tmp_path):
-    _, X_test, _, _ = digits
+    # And in a fresh process, which has never seen the estimator.
     np.save(tmp_path / "X.npy", X_test)
     code = (
-        "import sys, numpy as np; from skdigits import load_model; "
-        "np.save(sys.argv[3], load_model(sys.argv[1]).predict_proba(np.load(sys.argv[2])))"
+        "import sys, numpy as np; from skdigits import load_model; m = load_model(sys.argv[1]); "
+        "np.save(sys.argv[3], m.predict_proba(np.load(sys.argv[2]))); "
+        "np.save(sys.argv[4], m.predict(np.load(sys.argv[2])))"
     )
-    subprocess.run([sys.executable, "-c", code, str(saved), str(tmp_path / "X.npy"), str(tmp_path / "p.npy")],
-                   check=True, capture_output=True)
-    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), fitted_digits.predict_proba(X_test))
+    subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "X.npy"), str(tmp_path / "p.npy"),
+                    str(tmp_path / "labels.npy")], check=True, capture_output=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), clf.predict_proba(X_test))
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), clf.predict(X_test))
 
 
 def test_a_pickle_bomb_runs_nothing(pickle_bomb):
