@@ -260,7 +260,13 @@ def _draw_examples(path, examples, rng):
     """A grid of photos: successes in the top rows, failures below, each with truth -> read."""
     good = [e for e in examples if e[2] == e[3]]
     bad = [e for e in examples if e[2] != e[3]]
-    chosen = [good[i] for i in rng.permutation(len(good))[:8]] + bad[:8]
+    # Failures from every condition in turn, so that each one's kind of mistake shows.
+    by_condition = {}
+    for example in bad:
+        by_condition.setdefault(example[0], []).append(example)
+    spread = [e for rank in range(len(bad)) for e in (group[rank] for group in by_condition.values()
+                                                        if rank < len(group))]
+    chosen = [good[i] for i in rng.permutation(len(good))[:8]] + spread[:8]
     tiles = []
     for condition, photo, truth, read in chosen:
         tile = cv2.resize(photo, (320, int(320 * photo.shape[0] / photo.shape[1])))
