@@ -374,6 +374,8 @@ def test_warm_start_continues_the_same_network(digits):
 
 def test_warm_start_refuses_new_shapes_and_labels(digits):
     X_train, _, y_train, _ = digits
+    with pytest.raises(TypeError, match="warm_start must be True or False, got 'yes'"):
+        CNNDigitClassifier(warm_start="yes").fit(X_train, y_train)
     clf = CNNDigitClassifier(epochs=1, warm_start=True, random_state=0).fit(X_train, y_train)
     with pytest.raises(ValueError, match="has 63 features, but CNNDigitClassifier is expecting 64"):
         clf.fit(X_train[:, :63], y_train)
