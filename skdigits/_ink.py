@@ -22,7 +22,8 @@ brought to a working size, then:
 7. ``digit_groups``: connected components; those touching the picture's
    border are dropped, the rest joined into digits by horizontal overlap,
    small pieces given to the digit beside them or dropped as specks.
-8. ``digit_patch``: one digit's ink, its stroke width brought to MNIST's.
+8. ``digit_patch``: one digit's ink, its stroke width brought to MNIST's,
+   turned upright when the rulings show the page is turned.
 """
 
 import math
@@ -390,6 +391,10 @@ def group_box(stats, group):
 MNIST_STROKE = (0.09, 0.127, 0.3)
 
 
+# Pages turned by less than this are left as they are.
+DESKEW_DEGREES = 3.0
+
+
 def digit_patch(ink, labels, stats, group):
     """The soft ink of one digit, cut out of the contrast map, with MNIST's stroke width.
 
@@ -412,4 +417,11 @@ def digit_patch(ink, labels, stats, group):
         if change >= 1:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (change + 1, change + 1))
             patch = cv2.dilate(patch, kernel) if ratio < low else cv2.erode(patch, kernel)
+    if ink.angle is not None and abs(ink.angle) > DESKEW_DEGREES:
+        # The rulings show how the page is turned: turn the digit back upright.
+        height, width = patch.shape
+        extra = int(math.ceil(0.3 * max(height, width)))
+        patch = cv2.copyMakeBorder(patch, extra, extra, extra, extra, cv2.BORDER_CONSTANT, value=0)
+        turn = cv2.getRotationMatrix2D((patch.shape[1] / 2, patch.shape[0] / 2), ink.angle, 1.0)
+        patch = cv2.warpAffine(patch, turn, (patch.shape[1], patch.shape[0]), flags=cv2.INTER_LINEAR)
     return patch

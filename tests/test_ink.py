@@ -163,3 +163,19 @@ def test_boxes_are_in_the_pictures_pixels(digits, tmp_path):
     truth = np.argwhere(cv2.resize(X[0], (400, 400)) > 60)
     assert abs(top - (600 + truth[:, 0].min())) < 25 and abs(left - (900 + truth[:, 1].min())) < 25
     assert abs(bottom - (600 + truth[:, 0].max())) < 25 and abs(right - (900 + truth[:, 1].max())) < 25
+
+
+def _lean(patch):
+    """Angle in degrees of a shape's long axis from the vertical (image moments)."""
+    m = cv2.moments(patch.astype(np.float32))
+    return np.degrees(0.5 * np.arctan2(2 * m["mu11"], m["mu20"] - m["mu02"])) - 90 * np.sign(m["mu11"] or 1)
+
+
+def test_digits_are_turned_upright_by_the_rulings_angle():
+    bar = np.zeros((120, 120), np.float32)
+    bar[20:100, 56:64] = 1
+    turned = cv2.warpAffine(bar, cv2.getRotationMatrix2D((60, 60), -12, 1.0), (120, 120)) > 0.5
+    labels, stats, groups = _ink.digit_groups(turned)
+    upright = _ink.digit_patch(_ink.Ink(turned.astype(np.float32), turned, 1.0, 1.0, 12.0), labels, stats, groups[0])
+    left_as_is = _ink.digit_patch(_ink.Ink(turned.astype(np.float32), turned, 1.0, 1.0, None), labels, stats, groups[0])
+    assert abs(_lean(left_as_is)) > 8 and abs(_lean(upright)) < 2
