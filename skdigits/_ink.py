@@ -241,7 +241,7 @@ class Ink:
         self.level = level
         self.scale = scale
         self.angle = angle
-        self.measured = measured  # the widths and thresholds chosen, for --show and for tests
+        self.measured = measured  # the levels and thresholds chosen: what to look at when a picture fails
 
 
 def pen_level(con):

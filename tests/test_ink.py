@@ -179,3 +179,13 @@ def test_digits_are_turned_upright_by_the_rulings_angle():
     upright = _ink.digit_patch(_ink.Ink(turned.astype(np.float32), turned, 1.0, 1.0, 12.0), labels, stats, groups[0])
     left_as_is = _ink.digit_patch(_ink.Ink(turned.astype(np.float32), turned, 1.0, 1.0, None), labels, stats, groups[0])
     assert abs(_lean(left_as_is)) > 8 and abs(_lean(upright)) < 2
+
+
+def test_find_ink_reports_its_levels_on_ruled_paper(digits):
+    X, _ = digits
+    ink = _ink.find_ink(rule(write(page(), X[2], 60, 120, 110), spacing=30), light_ink=False)
+    levels = ink.measured
+    assert 0.1 < levels["rulings"] < 0.6 and levels["floor"] <= levels["low"] < levels["high"] <= ink.level
+    assert ink.angle == pytest.approx(0, abs=1) and ink.mask.any()
+    # The rulings are gone from the ink: no row of the page is ink from side to side.
+    assert ink.mask.mean(axis=1).max() < 0.5
