@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import environment, write_json  # noqa: E402
 
-from skdigits import ImageError, load_mnist, load_pretrained, read_digits, to_mnist  # noqa: E402
+from skdigits import ImageError, find_digits, load_mnist, load_pretrained, read_digits, to_mnist  # noqa: E402
 
 CONDITIONS = ("clean", "ruled", "squared", "shadow", "tilt", "pen", "specks", "lowres", "jpeg", "all")
 PENS = {"black": (35, 35, 40), "blue": (150, 60, 25), "dark blue": (110, 40, 20), "red": (40, 40, 190)}  # BGR
@@ -225,8 +225,6 @@ def main(argv=None):
             cv2.imwrite(path, photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
             start = time.perf_counter()
             try:
-                from skdigits import find_digits
-
                 find_digits(path)
             except ImageError:
                 pass

@@ -14,6 +14,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ._ink import WORK_SIDE, digit_groups, digit_patch, find_ink, group_box
+
 __all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor"]
 
 MNIST_SIDE = 28
@@ -139,8 +141,6 @@ def as_rgb(image):
 
     The factor is above 1 when a large JPEG was decoded at a reduced scale.
     """
-    from ._ink import WORK_SIDE
-
     pil, (width, _) = _as_pil(image)
     rgb = np.asarray(_flatten(pil))
     if rgb.ndim == 2:
@@ -258,8 +258,6 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
     ImageError
         If the picture holds no ink or no digit.
     """
-    from ._ink import digit_groups, digit_patch, find_ink, group_box
-
     rgb, factor = as_rgb(image)
     ink = find_ink(rgb, light_ink=not dark_ink(rgb, invert))
     if ink.level < min_contrast:

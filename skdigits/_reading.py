@@ -2,6 +2,9 @@
 
 import numpy as np
 
+from ._images import find_digits
+from ._model_files import load_pretrained
+
 __all__ = ["read_digits", "Reading"]
 
 
@@ -74,6 +77,9 @@ def read_digits(image, model=None, *, invert="auto"):
     Examples
     --------
     >>> import numpy as np
+
+from ._images import find_digits
+from ._model_files import load_pretrained
     >>> from skdigits import load_mnist, read_digits
     >>> _, X_test, _, y_test = load_mnist(n_test=3, random_state=0)
     >>> page = np.full((80, 200), 240, dtype=np.uint8)          # light paper
@@ -83,9 +89,6 @@ def read_digits(image, model=None, *, invert="auto"):
     >>> reading.text == "".join(map(str, y_test)), len(reading.boxes)
     (True, 3)
     """
-    from ._images import find_digits
-    from ._model_files import load_pretrained
-
     if model is None:
         model = load_pretrained()
     found = find_digits(image, invert=invert)

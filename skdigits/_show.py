@@ -5,6 +5,8 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
+from ._images import as_rgb
+
 __all__ = ["save_show"]
 
 # Each 28x28 input is drawn this many times larger, under the picture.
@@ -29,8 +31,6 @@ def save_show(path, image, boxes, inputs, labels, probabilities):
     labels, probabilities : lists
         What the network answered for each.
     """
-    from ._images import as_rgb
-
     rgb, factor = as_rgb(image)
     picture = Image.fromarray(np.uint8(np.rint(rgb * 255)))
     scale = min(4.0, SHOW_WIDTH / picture.width)
