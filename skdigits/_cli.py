@@ -1,4 +1,4 @@
-"""The ``skdigits`` command: train, evaluate, predict, read, convert, info."""
+"""The ``skdigits`` command: train, evaluate, predict, read, serve, convert, info."""
 
 import argparse
 import ast
@@ -246,6 +246,24 @@ def cmd_read(args):
     return 1 if failed else 0
 
 
+def cmd_serve(args):
+    from ._server import serve
+
+    if not 0 <= args.port <= 65535:
+        raise CLIError(f"--port {args.port} is not a port number (0 to 65535)")
+    if args.max_body_mb <= 0:
+        raise CLIError(f"--max-body-mb must be positive, got {args.max_body_mb}")
+    if args.workers < 1:
+        raise CLIError(f"--workers must be at least 1, got {args.workers}")
+    model = _load_model(args.model)  # a bad model file is reported here, before any worker starts
+    print(f"skdigits: serving on http://{args.host}:{args.port}/ with {args.workers} worker(s) (Ctrl+C stops)",
+          flush=True)
+    started = serve(model, args.model, host=args.host, port=args.port, workers=args.workers,
+                    max_body_bytes=int(args.max_body_mb * 1024 * 1024), verbose=args.verbose)
+    # uvicorn reports a port it cannot bind and stops without raising.
+    return 0 if started else 2
+
+
 def cmd_convert(args):
     """Turn a trusted joblib pickle of a CNNDigitClassifier into a model file."""
     import joblib
@@ -363,6 +381,18 @@ def build_parser():
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="PNG / JPEG / BMP / TIFF photo of digits written left to right")
     p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("serve", parents=[common], help="a web page to draw digits on, and a JSON API",
+                       epilog=_TRUST_NOTE)
+    p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--max-body-mb", type=float, default=10.0, metavar="MB",
+                   help="largest request body accepted, in MiB (default 10); larger ones get 413")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes, each with its own copy of the model (default 1)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("convert", parents=[common],
                        help="convert a trusted joblib pickle of a model into a model file")

@@ -6,6 +6,7 @@ field, white ink on black. This module does the same to real pictures: a
 digit written dark on light paper or the reverse, any size, colour or gray.
 """
 
+import io
 import math
 import os
 
@@ -34,6 +35,14 @@ class ImageError(ValueError):
     """A picture that cannot be turned into a digit image; the message names the problem."""
 
 
+class ImageTooLargeError(ImageError):
+    """A picture with more pixels than ``MAX_PIXELS``, refused before it is decoded."""
+
+
+class NoDigitError(ImageError):
+    """A picture that was read, but holds no ink or no digit."""
+
+
 def read_image(path):
     """Open an image file (PNG, JPEG, BMP, TIFF, ...) as an 8-bit grayscale PIL image.
 
@@ -56,8 +65,13 @@ def _open(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
+    return _open_source(path, path)
+
+
+def _open_source(source, path):
+    """Open (not yet decode) an image from a file name or a binary file; ``path`` names it in messages."""
     try:
-        image = Image.open(path)
+        image = Image.open(source)
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file that can be read (PNG, JPEG, BMP, TIFF, ...)") from None
     except (OSError, Image.DecompressionBombError) as exc:
@@ -65,7 +79,7 @@ def _open(path):
     width, height = image.size
     if width * height > MAX_PIXELS:
         image.close()
-        raise ImageError(
+        raise ImageTooLargeError(
             f"{path}: image of {width}x{height} pixels is too large "
             f"(over {MAX_PIXELS // 1_000_000} megapixels); crop it around the digits"
         )
@@ -104,7 +118,8 @@ def _to_gray(image):
 
 
 def _as_pil(image):
-    """A PIL image, a path, or an array (h, w), (h, w, 3) or (h, w, 4) -> (PIL image, input size)."""
+    """A PIL image, a path, the bytes of an image file, or an array (h, w), (h, w, 3) or (h, w, 4)
+    -> (PIL image, input size)."""
     if isinstance(image, (str, os.PathLike)):
         path = os.fspath(image)
         opened = _open(path)
@@ -112,6 +127,12 @@ def _as_pil(image):
         return _decode(opened, path, "RGB"), size
     if isinstance(image, Image.Image):
         return image, image.size
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        if len(image) == 0:
+            raise ImageError("the image is empty: no bytes")
+        opened = _open_source(io.BytesIO(image), "uploaded data")
+        size = opened.size
+        return _decode(opened, "uploaded data", "RGB"), size
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -141,7 +162,14 @@ def as_rgb(image):
 
     The factor is above 1 when a large JPEG was decoded at a reduced scale.
     """
-    pil, (width, _) = _as_pil(image)
+    rgb, factor, _ = _rgb_and_size(image)
+    return rgb, factor
+
+
+def _rgb_and_size(image):
+    """as_rgb, plus the input's (width, height) in pixels."""
+    pil, size = _as_pil(image)
+    width = size[0]
     rgb = np.asarray(_flatten(pil))
     if rgb.ndim == 2:
         rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
@@ -150,7 +178,7 @@ def as_rgb(image):
         shrink = WORK_SIDE / max(rgb.shape[:2])
         rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * shrink)), max(1, round(rgb.shape[0] * shrink))),
                          interpolation=cv2.INTER_AREA)
-    return rgb.astype(np.float32) / 255.0, width / rgb.shape[1]
+    return rgb.astype(np.float32) / 255.0, width / rgb.shape[1], size
 
 
 # Light ink is taken only on a ground darker than this, in the middle and at the
@@ -187,9 +215,10 @@ def to_mnist(image, *, invert="auto", min_contrast=0.15):
 
     Parameters
     ----------
-    image : str, path-like, PIL.Image.Image or array-like
-        A file name, a PIL image, or an array (h, w) gray or (h, w, 3|4)
-        colour; uint8 0..255 or floats (0..1 taken as intensities).
+    image : str, path-like, bytes, PIL.Image.Image or array-like
+        A file name, the bytes of an image file (PNG, JPEG, ...), a PIL
+        image, or an array (h, w) gray or (h, w, 3|4) colour; uint8 0..255
+        or floats (0..1 taken as intensities).
     invert : "auto", bool, default="auto"
         Whether the ink is dark on light paper. "auto" decides from the
         picture: its border and most of its area are paper.
@@ -229,11 +258,14 @@ class FoundDigits:
         MNIST-style images, as given to the network.
     boxes : list of (left, top, right, bottom)
         Each digit's box in the input picture's pixels.
+    size : (int, int)
+        The input picture's (width, height) in pixels.
     """
 
-    def __init__(self, images, boxes):
+    def __init__(self, images, boxes, size):
         self.images = images
         self.boxes = boxes
+        self.size = size
 
 
 def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
@@ -241,7 +273,7 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
 
     Parameters
     ----------
-    image : str, path-like, PIL.Image.Image or array-like
+    image : str, path-like, bytes, PIL.Image.Image or array-like
         As for :func:`to_mnist`.
     invert, min_contrast
         As for :func:`to_mnist`.
@@ -258,18 +290,18 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
     ImageError
         If the picture holds no ink or no digit.
     """
-    rgb, factor = as_rgb(image)
+    rgb, factor, size = _rgb_and_size(image)
     ink = find_ink(rgb, light_ink=not dark_ink(rgb, invert))
     if ink.level < min_contrast:
-        raise ImageError(
+        raise NoDigitError(
             f"no ink found: the darkest mark differs from the paper by {ink.level:.0%} "
             f"of its brightness (needs {min_contrast:.0%}); is the picture blank?"
         )
     if not ink.mask.any():
-        raise ImageError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
+        raise NoDigitError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
     labels, stats, groups = digit_groups(ink.mask)
     if not groups:
-        raise ImageError("no digit found: the only marks touch the picture's border or are specks")
+        raise NoDigitError("no digit found: the only marks touch the picture's border or are specks")
     boxes = [group_box(stats, g) for g in groups]
     if single:
         # The largest digit, with whatever ink lies within half its height of it (a digit
@@ -287,7 +319,7 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
     images = np.stack([patch_to_mnist(digit_patch(ink, labels, stats, group)) for group in groups])
     scale = ink.scale * factor
     boxes = [tuple(int(round(v * scale)) for v in box) for box in boxes]
-    return FoundDigits(images, boxes)
+    return FoundDigits(images, boxes, tuple(size))
 
 
 def _boxes_near(box, other, margin):
@@ -299,7 +331,7 @@ def patch_to_mnist(patch):
     """A soft ink patch (ink high) -> 28x28 uint8: cropped, fit into 20x20, centred by mass."""
     rows, cols = np.flatnonzero(patch.max(axis=1) > 0.05), np.flatnonzero(patch.max(axis=0) > 0.05)
     if rows.size == 0:
-        raise ImageError("no digit found: the ink is too faint")
+        raise NoDigitError("no digit found: the ink is too faint")
     patch = patch[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     height, width = patch.shape
     scale = MNIST_BOX / max(height, width)

@@ -22,7 +22,7 @@ LOSSES = {
     "mse": "mean_squared_error",
     "mean_squared_error": "mean_squared_error",
 }
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("one_cycle", "cosine", "constant")
 
 # The report's momentum coefficient (gamma = 0.9), for "momentum" and "nesterov".
 REPORT_MOMENTUM = 0.9
@@ -134,6 +134,65 @@ def make_optimizer(name, learning_rate, **kwargs):
     else:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}.")
     return cls(**{"learning_rate": learning_rate, **defaults, **kwargs})
+
+
+# batch_size="auto": about this many steps an epoch, within these bounds. Large
+# batches use a CPU's vector units better (an epoch of MNIST at 512 takes about
+# 10% less time than at 128), but a small training set needs enough steps.
+AUTO_BATCH_STEPS = 100
+AUTO_BATCH_RANGE = (32, 512)
+
+
+def auto_batch_size(n_samples):
+    """The batch size "auto" picks for ``n_samples`` training images."""
+    low, high = AUTO_BATCH_RANGE
+    return int(min(high, max(low, n_samples // AUTO_BATCH_STEPS)))
+
+
+# Share of a one-cycle fit spent warming the learning rate up to its peak.
+WARMUP_FRACTION = 0.15
+
+
+class OneCycle(keras.callbacks.Callback):
+    """A learning rate set before every step: a linear warm-up, then a cosine decay to zero.
+
+    Short fits need the rate annealed fully, and per step rather than per
+    epoch: with 6 or 7 epochs, a per-epoch schedule leaves the last epoch
+    at a rate well above zero. The warm-up (``warmup`` of all the steps,
+    from ``peak / 10``) lets Adam's moment estimates settle before the large
+    steps.
+
+    Parameters
+    ----------
+    peak : float
+        Largest learning rate, reached at the end of the warm-up.
+    epochs : int
+        Epochs of the whole fit; the rate reaches zero at the end of the last.
+    warmup : float in [0, 1)
+        Fraction of all the steps spent warming up.
+    """
+
+    def __init__(self, peak, epochs, warmup=WARMUP_FRACTION):
+        super().__init__()
+        self.peak = peak
+        self.epochs = epochs
+        self.warmup = warmup
+
+    def rate(self, progress):
+        """The learning rate at ``progress`` (0 at the first step, 1 after the last)."""
+        progress = min(max(progress, 0.0), 1.0)
+        if progress < self.warmup:
+            return self.peak * (0.1 + 0.9 * progress / self.warmup)
+        decay = (progress - self.warmup) / (1.0 - self.warmup)
+        return self.peak * 0.5 * (1.0 + math.cos(math.pi * decay))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        steps = self.params.get("steps") or 1
+        progress = (self._epoch * steps + batch) / (self.epochs * steps)
+        self.model.optimizer.learning_rate.assign(self.rate(progress))
 
 
 def cosine_schedule(learning_rate, epochs):

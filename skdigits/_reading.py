@@ -55,7 +55,7 @@ def read_digits(image, model=None, *, invert="auto"):
 
     Parameters
     ----------
-    image : str, path-like, PIL.Image.Image or array-like
+    image : str, path-like, bytes, PIL.Image.Image or array-like
         A photo or scan of a number written left to right.
     model : fitted classifier, default=None
         Any fitted classifier of 28x28 MNIST-style images with

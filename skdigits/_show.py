@@ -22,7 +22,7 @@ def save_show(path, image, boxes, inputs, labels, probabilities):
     ----------
     path : str
         The PNG to write.
-    image : str, path-like, PIL.Image.Image or array-like
+    image : str, path-like, bytes, PIL.Image.Image or array-like
         The picture, as given to :func:`skdigits.find_digits`.
     boxes : list of (left, top, right, bottom)
         Boxes in the picture's pixels.

@@ -38,7 +38,10 @@ def check_params(est):
     _check_number("conv_blocks", est.conv_blocks, int, 1)
     _check_number("dense_units", est.dense_units, int, 1)
     _check_number("epochs", est.epochs, int, 1)
-    _check_number("batch_size", est.batch_size, int, 1)
+    if not (isinstance(est.batch_size, str) and est.batch_size == "auto"):
+        if isinstance(est.batch_size, str):
+            raise ValueError(f"batch_size must be a positive integer or 'auto', got {est.batch_size!r}.")
+        _check_number("batch_size", est.batch_size, int, 1)
     _check_number("n_iter_no_change", est.n_iter_no_change, int, 1)
     _check_number("learning_rate", est.learning_rate, float, 0, low_inclusive=False)
     _check_number("dropout", est.dropout, float, 0, high=1)

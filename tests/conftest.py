@@ -64,3 +64,75 @@ def pickle_bomb(tmp_path):
     bomb = tmp_path / "model.joblib"
     bomb.write_bytes(pickle.dumps(_Bomb(sentinel)))
     return bomb, sentinel
+
+
+@pytest.fixture(scope="session")
+def pretrained():
+    """The pretrained model shipped with the package."""
+    from skdigits import load_pretrained
+
+    return load_pretrained()
+
+
+@pytest.fixture(scope="session")
+def live_server(pretrained):
+    """``skdigits serve``'s app on a real uvicorn server, on a free loopback port: its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from skdigits._server import create_app
+
+    app = create_app(pretrained, description={"source": "pretrained", "file": "pretrained.safetensors"},
+                     max_body_bytes=2 * 1024 * 1024)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def canvas_png(digit, side=280, margin=40, dark_ink=True):
+    """An MNIST digit as the web page's pad sends it: a ``side`` square PNG, black ink on white."""
+    import io
+
+    import cv2
+    from PIL import Image
+
+    big = cv2.resize(np.asarray(digit, dtype=np.uint8), (side - 2 * margin, side - 2 * margin),
+                     interpolation=cv2.INTER_LINEAR)
+    canvas = np.zeros((side, side), dtype=np.uint8)
+    canvas[margin:side - margin, margin:side - margin] = big
+    if dark_ink:
+        canvas = 255 - canvas
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def number_png(digits, height=120, gap=20):
+    """MNIST digits written side by side, dark on light paper, as PNG bytes."""
+    import io
+
+    import cv2
+    from PIL import Image
+
+    side = height - 2 * gap
+    width = gap + len(digits) * (side + gap)
+    page = np.full((height, width), 240, dtype=np.uint8)
+    for i, digit in enumerate(digits):
+        big = cv2.resize(np.asarray(digit, dtype=np.uint8), (side, side), interpolation=cv2.INTER_LINEAR)
+        left = gap + i * (side + gap)
+        page[gap:gap + side, left:left + side] = np.minimum(page[gap:gap + side, left:left + side],
+                                                            255 - big)
+    buffer = io.BytesIO()
+    Image.fromarray(page).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -423,3 +423,48 @@ def test_partial_fit_errors(digits):
     # It carries on from a pickle and from fit.
     again = pickle.loads(pickle.dumps(clf)).partial_fit(X_train, y_train)
     assert len(again.history_["loss"]) == 2
+
+
+def test_one_cycle_schedule_warms_up_then_decays_to_zero():
+    from skdigits._network import OneCycle
+
+    schedule = OneCycle(0.01, epochs=4, warmup=0.25)
+    assert schedule.rate(0.0) == pytest.approx(0.001)
+    assert schedule.rate(0.125) == pytest.approx(0.0055)
+    assert schedule.rate(0.25) == pytest.approx(0.01)
+    assert schedule.rate(0.625) == pytest.approx(0.005)
+    assert schedule.rate(1.0) == pytest.approx(0.0, abs=1e-12)
+    rates = [schedule.rate(t / 100) for t in range(25, 101)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+
+
+def test_one_cycle_and_auto_batch_fit(digits):
+    X_train, X_test, y_train, y_test = digits
+
+    class Rates(keras.callbacks.Callback):
+        """The learning rate each step ran at."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen = getattr(self, "seen", []) + [float(self.model.optimizer.learning_rate.numpy())]
+
+    rates = Rates()
+    clf = CNNDigitClassifier(epochs=4, batch_size="auto", learning_rate=8e-3, lr_schedule="one_cycle",
+                             callbacks=[rates], random_state=0).fit(X_train, y_train)
+    # 1,347 images less 10% held out: "auto" takes the smallest batch, 32, so 38 steps an epoch.
+    assert len(rates.seen) == 4 * 38
+    assert max(rates.seen) == pytest.approx(8e-3, rel=0.05) and rates.seen[-1] < 1e-4
+    assert clf.score(X_test, y_test) > 0.95
+
+
+@pytest.mark.parametrize("n, batch", [(100, 32), (3_200, 32), (20_000, 200), (54_000, 512), (600_000, 512)])
+def test_auto_batch_size(n, batch):
+    from skdigits._network import auto_batch_size
+
+    assert auto_batch_size(n) == batch
+
+
+@pytest.mark.parametrize("value, error", [("big", ValueError), (0, ValueError), (2.5, TypeError)])
+def test_bad_batch_size(digits, value, error):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(error, match="batch_size"):
+        CNNDigitClassifier(batch_size=value).fit(X_train, y_train)

@@ -1,0 +1,331 @@
+"""The web page and JSON API of ``skdigits serve``: a Starlette app, run by uvicorn.
+
+Requests are handled on the event loop; the work of each runs elsewhere. The
+image pipeline (decoding, finding the ink) runs in Starlette's thread pool,
+where OpenCV and NumPy release the interpreter lock, so two requests use two
+cores. The network runs on one thread of its own, on the images of all the
+requests that arrived meanwhile at once: for a network this small, a forward
+pass over 16 images costs little more than over one, so batching is what keeps
+latency flat when many clients draw at the same time.
+"""
+
+import asyncio
+import contextlib
+import importlib.resources
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ._images import ImageError, ImageTooLargeError, NoDigitError, find_digits
+
+__all__ = ["create_app", "serve", "BatchedModel", "MAX_BODY_BYTES"]
+
+# Ten megabytes holds any phone photo as a JPEG; larger bodies are refused
+# from their Content-Length, before a byte of them is read.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+# Images per forward pass at most; more waiting requests go in the next pass.
+MAX_BATCH = 64
+
+# Raw bodies must say they are images; anything else goes as multipart/form-data.
+_RAW_TYPES = ("image/", "application/octet-stream")
+
+WEB_ROOT = importlib.resources.files("skdigits") / "web"
+
+
+class BatchedModel:
+    """Classifies the images of concurrent requests together, on one thread.
+
+    Parameters
+    ----------
+    model : fitted classifier
+        Anything with ``predict_proba`` of 28x28 images and ``classes_``.
+    max_batch : int, default=64
+        Most images in one forward pass.
+    """
+
+    def __init__(self, model, max_batch=MAX_BATCH):
+        self.model = model
+        self.max_batch = max_batch
+        self._queue = None
+        self._worker = None
+        # One thread: Keras models are not documented as safe to call from
+        # several threads at once, and one pass at a time is also the fastest.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="skdigits-model")
+
+    async def predict_proba(self, images):
+        """Class probabilities of ``images`` (n, 28, 28), computed with those of other requests."""
+        if self._worker is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.get_running_loop().create_task(self._serve())
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((images, future))
+        return await future
+
+    async def _serve(self):
+        loop = asyncio.get_running_loop()
+        while True:
+            waiting = [await self._queue.get()]
+            count = len(waiting[0][0])
+            while count < self.max_batch and not self._queue.empty():
+                waiting.append(self._queue.get_nowait())
+                count += len(waiting[-1][0])
+            # A request whose client went away has its future cancelled: skip it.
+            waiting = [(images, future) for images, future in waiting if not future.done()]
+            if not waiting:
+                continue
+            batch = np.concatenate([images for images, _ in waiting])
+            try:
+                proba = await loop.run_in_executor(self._executor, self.model.predict_proba, batch)
+            except Exception as exc:  # the requests get it; the worker keeps serving
+                for _, future in waiting:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for images, future in waiting:
+                if not future.done():
+                    future.set_result(proba[start:start + len(images)])
+                start += len(images)
+
+    def close(self):
+        if self._worker is not None:
+            self._worker.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _error(status, message):
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+async def read_body(request, limit):
+    """The request's body, refused (413) from its Content-Length when over ``limit`` bytes.
+
+    A body sent in chunks, without a length, is read only up to the limit.
+    """
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise HTTPException(400, f"Content-Length {length!r} is not a number of bytes")
+        if int(length) > limit:
+            raise HTTPException(413, f"the body of {int(length):,} bytes is over the limit of {limit:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"the body is over the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def image_bytes(request, limit):
+    """The image a request sends: its whole body (``Content-Type: image/...``) or a multipart file."""
+    content_type = request.headers.get("content-type", "")
+    kind = content_type.split(";")[0].strip().lower()
+    if kind != "multipart/form-data" and not kind.startswith(_RAW_TYPES):
+        raise HTTPException(
+            415,
+            f"Content-Type {content_type or '(none)'!r} is not accepted: send the image's bytes as the body "
+            "with Content-Type image/png, image/jpeg, ... or as a file in multipart/form-data",
+        )
+    body = await read_body(request, limit)
+    if kind != "multipart/form-data":
+        return body
+
+    async def replay():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=10)
+    except (HTTPException, ValueError) as exc:
+        raise HTTPException(400, f"the multipart body cannot be read ({getattr(exc, 'detail', exc)})") from None
+    files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+    if not files:
+        raise HTTPException(400, "the multipart body holds no file: send the image as a file field named 'image'")
+    return await files[0].read()
+
+
+def _label(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _digit(classes, proba, image, box):
+    best = int(np.argmax(proba))
+    return {
+        "label": _label(classes[best]),
+        "probability": float(proba[best]),
+        "probabilities": [float(p) for p in proba],
+        "box": [int(v) for v in box],
+        "input": image.tolist(),
+    }
+
+
+def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_batch=MAX_BATCH):
+    """The web page and JSON API around a fitted digit classifier.
+
+    Parameters
+    ----------
+    model : fitted classifier
+        Anything with ``predict_proba`` of 28x28 images and ``classes_``
+        (a :class:`skdigits.CNNDigitClassifier`, a pipeline, ...).
+    description : dict, default=None
+        What ``GET /api/model`` reports about the model (its file, accuracy, ...).
+    max_body_bytes : int, default=10 MiB
+        Larger request bodies get 413, from their Content-Length, unread.
+    max_batch : int, default=64
+        Most images the network classifies in one pass.
+
+    Returns
+    -------
+    app : starlette.applications.Starlette
+        An ASGI application; ``uvicorn.run(app)`` serves it.
+
+    Examples
+    --------
+    >>> from starlette.testclient import TestClient
+    >>> from skdigits import load_pretrained
+    >>> from skdigits._server import create_app
+    >>> with TestClient(create_app(load_pretrained())) as client:
+    ...     client.get("/api/health").json()["status"]
+    'ok'
+    """
+    classes = list(getattr(model, "classes_", []))
+    batched = BatchedModel(model, max_batch=max_batch)
+    started = time.time()
+
+    async def recognise(request, single):
+        data = await image_bytes(request, max_body_bytes)
+        start = time.perf_counter()
+        found = await run_in_threadpool(find_digits, data, single=single)
+        proba = await batched.predict_proba(found.images)
+        digits = [_digit(classes, p, image, box) for p, image, box in zip(proba, found.images, found.boxes)]
+        return found, digits, 1000 * (time.perf_counter() - start)
+
+    async def predict(request):
+        found, digits, ms = await recognise(request, single=True)
+        return JSONResponse({**digits[0], "classes": [_label(c) for c in classes],
+                             "size": list(found.size), "milliseconds": ms})
+
+    async def read(request):
+        found, digits, ms = await recognise(request, single=False)
+        text = "".join(str(d["label"]) for d in digits)
+        return JSONResponse({"text": text, "digits": digits, "classes": [_label(c) for c in classes],
+                             "size": list(found.size), "milliseconds": ms})
+
+    async def health(request):
+        return JSONResponse({"status": "ok", "uptime_seconds": time.time() - started})
+
+    async def model_info(request):
+        return JSONResponse({
+            **(description or {}),
+            "estimator": type(model).__name__,
+            "classes": [_label(c) for c in classes],
+            "max_body_bytes": max_body_bytes,
+        })
+
+    async def index(request):
+        return FileResponse(WEB_ROOT / "index.html", media_type="text/html")
+
+    async def http_error(request, exc):
+        message = exc.detail
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        elif exc.status_code == 404:
+            message = f"no such page or API: {request.url.path}"
+        response = _error(exc.status_code, message)
+        response.headers.update(exc.headers or {})
+        return response
+
+    async def image_error(request, exc):
+        if isinstance(exc, ImageTooLargeError):
+            status = 413
+        elif isinstance(exc, NoDigitError):
+            status = 422  # a readable image, but nothing in it to classify
+        else:
+            status = 400
+        return _error(status, str(exc))
+
+    async def server_error(request, exc):
+        return _error(500, f"internal error: {type(exc).__name__}: {exc}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        batched.close()
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/api/predict", predict, methods=["POST"]),
+        Route("/api/read", read, methods=["POST"]),
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/model", model_info, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=str(WEB_ROOT)), name="static"),
+    ]
+    handlers = {HTTPException: http_error, ImageError: image_error, Exception: server_error}
+    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+
+
+def model_description(path):
+    """What ``GET /api/model`` says about the model in ``path`` (None: the pretrained model)."""
+    import keras
+    import tensorflow as tf
+
+    from ._model_files import pretrained_record
+    from ._version import __version__
+
+    versions = {"skdigits": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+    if path is not None:
+        return {"source": "model file", "file": os.path.basename(path), **versions}
+    record = pretrained_record()
+    keep = ("file", "test_accuracy", "n_test", "seed", "epochs_run", "timestamp", "git_revision")
+    return {"source": "pretrained", **{k: record[k] for k in keep if k in record},
+            "trained_with": record.get("versions", {}), **versions}
+
+
+# How `serve` tells its worker processes what to serve.
+_MODEL_VAR, _BODY_VAR = "SKDIGITS_SERVE_MODEL", "SKDIGITS_SERVE_MAX_BODY"
+
+
+def app_from_environment():
+    """The app of one worker process of ``serve(workers=n)``: model and limit from the environment."""
+    from ._model_files import load_model, load_pretrained
+
+    path = os.environ.get(_MODEL_VAR) or None
+    model = load_pretrained() if path is None else load_model(path)
+    return create_app(model, description=model_description(path),
+                      max_body_bytes=int(os.environ.get(_BODY_VAR, MAX_BODY_BYTES)))
+
+
+def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_bytes=MAX_BODY_BYTES,
+          verbose=False):
+    """Serve the page and the API with uvicorn until interrupted; False if the server could not start.
+
+    With one worker, ``model`` (loaded from ``path``, None for the pretrained
+    model) is served from this process. With more, each worker process loads
+    its own copy from ``path`` and runs TensorFlow on its share of the cores.
+    """
+    import uvicorn
+
+    options = {"host": host, "port": port, "access_log": verbose, "log_level": "info" if verbose else "warning"}
+    if workers == 1:
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(model, description=model_description(path), max_body_bytes=max_body_bytes), **options))
+        server.run()
+        return server.started
+    os.environ[_MODEL_VAR] = os.path.abspath(path) if path is not None else ""
+    os.environ[_BODY_VAR] = str(max_body_bytes)
+    # Workers that each size TensorFlow's pools to every core would fight over them.
+    os.environ.setdefault("SKDIGITS_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    uvicorn.run("skdigits._server:app_from_environment", factory=True, workers=workers, **options)
+    return True
