@@ -239,7 +239,14 @@ def test_reproducible_in_one_process_and_across_processes(tmp_path, digits):
     first, second = fit().predict_proba(X[500:600]), fit().predict_proba(X[500:600])
     np.testing.assert_array_equal(first, second)
     out = tmp_path / "child.npy"
-    subprocess.run([sys.executable, "-c", _CHILD, str(out)], check=True, env=os.environ.copy())
+    # Results depend on the kernel thread count: the child must size its pools as this
+    # process did, whatever thread variables earlier tests (Dask's nannies) left behind.
+    import tensorflow as tf
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SKDIGITS_NUM_THREADS", "OMP_NUM_THREADS")}
+    if tf.config.threading.get_intra_op_parallelism_threads():
+        env["SKDIGITS_NUM_THREADS"] = str(tf.config.threading.get_intra_op_parallelism_threads())
+    subprocess.run([sys.executable, "-c", _CHILD, str(out)], check=True, env=env)
     np.testing.assert_array_equal(np.load(out), first)
     other = CNNDigitClassifier(epochs=2, batch_size=64, random_state=8).fit(X[:500], y[:500])
     assert not np.array_equal(other.predict_proba(X[500:600]), first)
