@@ -135,6 +135,30 @@ class Client(threading.Thread):
         connection.close()
 
 
+def tree_cpu_seconds(pid):
+    """CPU seconds (user + system) used so far by process ``pid`` and all its descendants, from /proc."""
+    parents, usage = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(entry)] = int(fields[1])
+        usage[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                grew = True
+    return sum(usage.get(p, 0.0) for p in tree)
+
+
 def run_load(port, jobs, clients):
     lock, position = threading.Lock(), [0]
     workers = [Client(port, jobs, lock, position) for _ in range(clients)]
@@ -213,19 +237,28 @@ def main(argv=None):
     server = start_server(port, args.model, args.workers)
     try:
         run_load(port, jobs[: args.warmup], args.clients)
+        server_cpu, client_cpu = tree_cpu_seconds(server.pid), time.process_time()
         seconds, results = run_load(port, jobs, args.clients)
+        server_cpu = tree_cpu_seconds(server.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as response:
             result["healthy_after"] = json.loads(response.read())["status"] == "ok"
     finally:
         server.terminate()
         server.wait(timeout=30)
     result["summary"] = summarise(seconds, results)
+    # Where the machine's cores went: the server's processes and this client.
+    result["cpu_ms_per_request"] = {"server": 1000 * server_cpu / len(results),
+                                    "client": 1000 * client_cpu / len(results)}
+    result["cpu_cores"] = os.cpu_count()
     s = result["summary"]
     print(f"{s['requests']} requests from {args.clients} clients in {seconds:.1f} s: "
           f"{s['requests_per_second']:.0f} req/s, {s['correct_predictions_per_second']:.0f} correct predictions/s; "
           f"p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms; wrong labels {s['wrong_labels']}, "
           f"failed good requests {s['failed_good_requests']}, "
-          f"bad requests without their 4xx {s['bad_requests_without_their_4xx']}", flush=True)
+          f"bad requests without their 4xx {s['bad_requests_without_their_4xx']}; CPU per request: "
+          f"server {result['cpu_ms_per_request']['server']:.1f} ms, "
+          f"client {result['cpu_ms_per_request']['client']:.1f} ms", flush=True)
     write_json(args.output, result)
     return 0
 

@@ -103,6 +103,8 @@ def _flatten(image):
     """A PIL image in any mode -> "L" or "RGB": transparency laid on white paper, 16-bit stretched."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")
+        if image.getchannel("A").getextrema()[0] == 255:
+            return image.convert("RGB")  # opaque everywhere (a drawing pad's PNG): no paper to lay it on
         paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):

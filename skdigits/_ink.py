@@ -39,6 +39,10 @@ WORK_SIDE = 1024
 MIN_WORK_SIDE = 160
 # The paper's noise is measured, and ink must stand this many noise widths above it.
 NOISE_SIGMAS = 6.0
+# Angle step of the ruling search. The angles reported come from the lines'
+# end points, not from this step, and a finer one found the same rulings on our
+# photos while costing a third of the time of reading a 280x280 drawing.
+HOUGH_THETA = math.pi / 180
 
 
 def to_work_size(rgb):
@@ -128,19 +132,19 @@ def find_rulings(con, weak, min_length, page):
         Median angle in degrees of the near-horizontal rulings (the page's tilt).
     """
     mask = np.zeros(con.shape, dtype=np.float32)
-    lines = cv2.HoughLinesP(weak.astype(np.uint8), 1, np.pi / 360, threshold=max(10, int(min_length // 2)),
+    lines = cv2.HoughLinesP(weak.astype(np.uint8), 1, HOUGH_THETA, threshold=max(10, int(min_length // 2)),
                             minLineLength=int(min_length), maxLineGap=max(3, int(min_length // 20)))
     if lines is None:
         return mask, 0.0, None
     height, width = con.shape
     levels, angles = [], []
-    for x0, y0, x1, y1 in lines.reshape(-1, 4)[:300]:
+    lines = lines.reshape(-1, 4)[:300]
+    # Lines not drawn across the page (marks that happen to line up, a stroke of a digit) are left.
+    for x0, y0, x1, y1 in lines[_crossings(weak, page, lines) >= 0.85]:
         length = math.hypot(x1 - x0, y1 - y0)
         t = np.linspace(0.0, 1.0, int(length) + 1)
         xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
         ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, height - 1)
-        if _crossing(weak, page, x0, y0, x1, y1) < 0.85:
-            continue  # not drawn across the page: marks that happen to line up, a stroke of a digit
         level = float(np.median(con[ys, xs]))
         dx, dy = (x1 - x0) / length, (y1 - y0) / length
         thickness = _line_thickness(weak, xs, ys, dx, dy)
@@ -158,24 +162,23 @@ def find_rulings(con, weak, min_length, page):
     return mask, float(np.median(levels)), (float(np.median(angles)) if angles else None)
 
 
-def _crossing(weak, page, x0, y0, x1, y1):
-    """Fraction of the page's pixels on the whole line through (x0, y0)-(x1, y1) that are marked.
+def _crossings(weak, page, lines):
+    """For each line (x0, y0, x1, y1), the fraction of the page's pixels on the whole line through it that are marked.
 
     Rulings are drawn across the whole page; a line that only runs along a
     digit's stroke is paper once it leaves the digit.
     """
     height, width = weak.shape
-    n = 2 * (height + width)
-    t = np.linspace(-1.0, 1.0, n) * (height + width)
-    length = math.hypot(x1 - x0, y1 - y0)
+    x0, y0, x1, y1 = (lines[:, k, None].astype(np.float64) for k in range(4))
+    length = np.maximum(np.hypot(x1 - x0, y1 - y0), 1e-9)
+    t = np.linspace(-1.0, 1.0, 2 * (height + width))[None, :] * (height + width)
     xs = np.rint(x0 + t * (x1 - x0) / length).astype(int)
     ys = np.rint(y0 + t * (y1 - y0) / length).astype(int)
     inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-    xs, ys = xs[inside], ys[inside]
-    on_page = page[ys, xs]
-    if not on_page.any():
-        return 0.0
-    return float(np.mean(weak[ys[on_page], xs[on_page]]))
+    xs, ys = np.where(inside, xs, 0), np.where(inside, ys, 0)
+    on_page = inside & page[ys, xs]
+    marked = (on_page & weak[ys, xs]).sum(axis=1)
+    return marked / np.maximum(on_page.sum(axis=1), 1)
 
 
 def _beside(con, xs, ys, dx, dy, distance):
@@ -223,6 +226,9 @@ def off_page(rgb, dark):
     r, g, b = cv2.split(rgb)
     chroma = cv2.blur(cv2.max(cv2.max(r, g), b) - cv2.min(cv2.min(r, g), b), (5, 5))
     candidates = (bright < 0.2 * page) | ((chroma > 0.12) & (bright < 0.85 * page))
+    if not _on_border(candidates):
+        # The opening only takes pixels away: nothing there can reach the border after it.
+        return np.zeros(dark.shape, dtype=bool)
     side = max(3, min(dark.shape) // 80 * 2 + 1)
     candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN,
                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
@@ -306,12 +312,19 @@ def find_ink(rgb, light_ink):
 
 def inner(mask):
     """The components of ``mask`` that do not touch the picture's border (all of them if every one does)."""
+    if not _on_border(mask):
+        return mask
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     touching = _touches_border(stats, mask.shape)
     touching[0] = True
     if touching[1:].all():
         return mask
     return ~touching[labels]
+
+
+def _on_border(mask):
+    """Whether any pixel of ``mask`` lies on the picture's outermost rows or columns."""
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
 def _touches_border(stats, shape):
