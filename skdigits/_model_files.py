@@ -36,7 +36,7 @@ _UNSAVED_PARAMS = {"callbacks": None}
 # Parameters the estimator gained after format version 1 was first written, and
 # the value that reproduces how a file without them was trained. Any other
 # missing parameter is an error.
-_PARAMS_ADDED = {"warm_start": False}
+_PARAMS_ADDED = {"warm_start": False, "tta": False}
 
 PRETRAINED_FILE = "pretrained.safetensors"
 PRETRAINED_RECORD = "pretrained.json"

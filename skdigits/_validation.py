@@ -53,7 +53,7 @@ def check_params(est):
             _check_number("kernel_size", k, int, 1)
     else:
         _check_number("kernel_size", est.kernel_size, int, 1)
-    for name in ("augment", "early_stopping", "warm_start"):
+    for name in ("augment", "tta", "early_stopping", "warm_start"):
         if not isinstance(getattr(est, name), (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False, got {getattr(est, name)!r}.")
     _check_choice("activation", est.activation, ACTIVATIONS)

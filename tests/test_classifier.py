@@ -196,7 +196,8 @@ def test_clone_and_set_params():
 
 def test_validation_and_early_stopping(digits):
     X_train, _, y_train, _ = digits
-    clf = CNNDigitClassifier(epochs=30, n_iter_no_change=1, learning_rate=0.05, random_state=0)
+    clf = CNNDigitClassifier(epochs=30, early_stopping=True, n_iter_no_change=1, learning_rate=0.05,
+                             random_state=0)
     clf.fit(X_train, y_train)
     n_epochs = len(clf.history_["loss"])
     assert len(clf.history_["val_accuracy"]) == n_epochs
@@ -324,6 +325,7 @@ BAD_PARAMS = [
     (dict(kernel_size=(3, 3, 3)), ValueError, "kernel_size"),
     (dict(image_shape=(0, 5)), ValueError, "image_shape"),
     (dict(validation_fraction=0.0, early_stopping=True), ValueError, "early_stopping=True needs"),
+    (dict(tta="yes"), TypeError, "tta must be True or False"),
     (dict(dense_unit=5), TypeError, "Unknown parameter 'dense_unit'"),
 ]
 
@@ -475,3 +477,52 @@ def test_bad_batch_size(digits, value, error):
     X_train, _, y_train, _ = digits
     with pytest.raises(error, match="batch_size"):
         CNNDigitClassifier(batch_size=value).fit(X_train, y_train)
+
+
+def test_shifted_views_repeat_the_edge():
+    from skdigits._network import shifted_views
+
+    X = np.arange(24, dtype=np.float32).reshape(2, 12)  # two 3x4 images
+    views = shifted_views(X, (3, 4)).reshape(5, 2, 3, 4)
+    np.testing.assert_array_equal(views[0], X.reshape(2, 3, 4))
+    np.testing.assert_array_equal(views[1, 0], [[0, 0, 1, 2], [4, 4, 5, 6], [8, 8, 9, 10]])  # one pixel right
+    np.testing.assert_array_equal(views[2, 1], [[13, 14, 15, 15], [17, 18, 19, 19], [21, 22, 23, 23]])  # left
+    np.testing.assert_array_equal(views[3, 0], [[0, 1, 2, 3], [0, 1, 2, 3], [4, 5, 6, 7]])  # down
+    np.testing.assert_array_equal(views[4, 0], [[4, 5, 6, 7], [8, 9, 10, 11], [8, 9, 10, 11]])  # up
+
+
+def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model):
+    from skdigits._network import predict_in_batches
+
+    _, X_test, _, _ = mnist_small
+    X = X_test[:50]
+    assert mnist_model.tta  # the default
+    shifted = [
+        np.concatenate([X[:, :, :1], X[:, :, :-1]], axis=2),  # one pixel right, the edge column repeated
+        np.concatenate([X[:, :, 1:], X[:, :, -1:]], axis=2),  # left
+        np.concatenate([X[:, :1], X[:, :-1]], axis=1),  # down
+        np.concatenate([X[:, 1:], X[:, -1:]], axis=1),  # up
+    ]
+    views = [predict_in_batches(mnist_model.model_, v.reshape(len(X), -1).astype(np.float32)).astype(np.float64)
+             for v in [X] + shifted]
+    expected = np.mean(views, axis=0)
+    averaged = mnist_model.predict_proba(X)
+    np.testing.assert_allclose(averaged, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+    try:
+        # A prediction-time switch: no refit, one pass over the image alone.
+        single = mnist_model.set_params(tta=False).predict_proba(X)
+        np.testing.assert_allclose(single, views[0] / views[0].sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+        assert np.abs(single - averaged).max() > 1e-4
+        with pytest.raises(TypeError, match="tta must be True or False"):
+            mnist_model.set_params(tta="yes").predict(X)
+    finally:
+        mnist_model.set_params(tta=True)
+
+
+def test_tta_is_skipped_on_tiny_images(digits, fitted_digits):
+    _, X_test, _, _ = digits
+    on = fitted_digits.predict_proba(X_test[:20])
+    try:
+        np.testing.assert_array_equal(fitted_digits.set_params(tta=False).predict_proba(X_test[:20]), on)
+    finally:
+        fitted_digits.set_params(tta=True)
