@@ -299,8 +299,16 @@ _MODEL_VAR, _BODY_VAR = "SKDIGITS_SERVE_MODEL", "SKDIGITS_SERVE_MAX_BODY"
 
 def app_from_environment():
     """The app of one worker process of ``serve(workers=n)``: model and limit from the environment."""
-    from ._model_files import load_model, load_pretrained
+    import cv2
 
+    from ._model_files import load_model, load_pretrained
+    from ._runtime import thread_limit
+
+    # OpenCV sizes its pool to every core, as TensorFlow does: held to this
+    # worker's share, the workers' image work does not fight over the cores.
+    threads = thread_limit()
+    if threads is not None:
+        cv2.setNumThreads(threads)
     path = os.environ.get(_MODEL_VAR) or None
     model = load_pretrained() if path is None else load_model(path)
     return create_app(model, description=model_description(path),
