@@ -247,12 +247,14 @@ def cmd_read(args):
 
 
 def cmd_serve(args):
-    from ._server import serve
+    from ._server import default_workers, serve
 
     if not 0 <= args.port <= 65535:
         raise CLIError(f"--port {args.port} is not a port number (0 to 65535)")
     if args.max_body_mb <= 0:
         raise CLIError(f"--max-body-mb must be positive, got {args.max_body_mb}")
+    if args.workers is None:
+        args.workers = default_workers()
     if args.workers < 1:
         raise CLIError(f"--workers must be at least 1, got {args.workers}")
     model = _load_model(args.model)  # a bad model file is reported here, before any worker starts
@@ -390,8 +392,9 @@ def build_parser():
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     p.add_argument("--max-body-mb", type=float, default=10.0, metavar="MB",
                    help="largest request body accepted, in MiB (default 10); larger ones get 413")
-    p.add_argument("--workers", type=int, default=1,
-                   help="server processes, each with its own copy of the model (default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="server processes, each with its own copy of the model "
+                        "(default: one per core, at most 4)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("convert", parents=[common],

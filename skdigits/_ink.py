@@ -163,7 +163,7 @@ def find_rulings(con, weak, min_length, page):
 
 
 def _crossings(weak, page, lines):
-    """For each line (x0, y0, x1, y1), the fraction of the page's pixels on the whole line through it that are marked.
+    """Per line (x0, y0, x1, y1): the fraction of the page's pixels on the whole line through it that are marked.
 
     Rulings are drawn across the whole page; a line that only runs along a
     digit's stroke is paper once it leaves the digit.

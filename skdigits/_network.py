@@ -229,10 +229,21 @@ def shifted_views(X, image_shape, shifts=TTA_SHIFTS):
     return np.concatenate(views).reshape(-1, height * width)
 
 
+# Images whose shifted views are made at once: the views of all 60,000 MNIST
+# images would take five times the memory of the images themselves.
+TTA_CHUNK = 4096
+
+
 def predict_averaged(model, X, image_shape, shifts=TTA_SHIFTS):
     """Softmax outputs of ``model`` averaged over ``X`` and its shifted views (see ``shifted_views``)."""
-    proba = predict_in_batches(model, shifted_views(X, image_shape, shifts))
-    return proba.reshape(len(shifts) + 1, len(X), -1).mean(axis=0)
+    if len(X) == 0:
+        return predict_in_batches(model, X)
+    parts = []
+    for start in range(0, len(X), TTA_CHUNK):
+        chunk = X[start:start + TTA_CHUNK]
+        proba = predict_in_batches(model, shifted_views(chunk, image_shape, shifts))
+        parts.append(proba.reshape(len(shifts) + 1, len(chunk), -1).mean(axis=0))
+    return np.concatenate(parts)
 
 
 # Images per forward pass when predicting: large enough to amortise the call,

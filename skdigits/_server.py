@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from ._images import ImageError, ImageTooLargeError, NoDigitError, find_digits
 
-__all__ = ["create_app", "serve", "BatchedModel", "MAX_BODY_BYTES"]
+__all__ = ["create_app", "serve", "default_workers", "BatchedModel", "MAX_BODY_BYTES"]
 
 # Ten megabytes holds any phone photo as a JPEG; larger bodies are refused
 # from their Content-Length, before a byte of them is read.
@@ -36,6 +36,11 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 # Images per forward pass at most; more waiting requests go in the next pass.
 MAX_BATCH = 64
+
+# `skdigits serve` starts one worker process per core, up to this many: each
+# holds its own TensorFlow and model (about 500 MB resident, measured), and a drawing page
+# needs no more.
+MAX_DEFAULT_WORKERS = 4
 
 # Raw bodies must say they are images; anything else goes as multipart/form-data.
 _RAW_TYPES = ("image/", "application/octet-stream")
@@ -313,6 +318,11 @@ def app_from_environment():
     model = load_pretrained() if path is None else load_model(path)
     return create_app(model, description=model_description(path),
                       max_body_bytes=int(os.environ.get(_BODY_VAR, MAX_BODY_BYTES)))
+
+
+def default_workers():
+    """Worker processes ``skdigits serve`` starts unless told: one per core, at most ``MAX_DEFAULT_WORKERS``."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
 def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_bytes=MAX_BODY_BYTES,

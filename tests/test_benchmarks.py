@@ -200,3 +200,37 @@ def test_photo_generator_uses_test_digits_only():
 
     source = inspect.getsource(photos)
     assert "X_test" in source and "X_train" not in source and "y_train" not in source
+
+
+def test_serve_load_quick(tmp_path):
+    out = tmp_path / "load.json"
+    printed = _run("serve_load.py", "--requests", 60, "--warmup", 5, "--bad-every", 6, "--output", out)
+    result = json.loads(out.read_text())
+    summary = result["summary"]
+    assert summary["requests"] == 60 and summary["good_requests"] == 50
+    assert summary["failed_good_requests"] == 0 and summary["bad_requests_without_their_4xx"] == 0
+    assert summary["correct_predictions"] >= 45 and summary["p50_ms"] > 0
+    # The seven kinds of bad request went out, each answered with its own 4xx.
+    assert {"not an image", "empty", "truncated", "blank canvas", "wrong content type", "wrong method",
+            "too large"} <= set(summary["by_kind"])
+    assert result["cpu_ms_per_request"]["server"] > 0 and result["healthy_after"]
+    assert "correct predictions/s" in printed
+
+
+def test_tree_cpu_seconds_counts_the_children():
+    import subprocess
+    import time
+
+    from serve_load import tree_cpu_seconds
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                              "while time.process_time() - t < 0.5: pass\ntime.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        while tree_cpu_seconds(child.pid) < 0.4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert tree_cpu_seconds(child.pid) >= 0.4
+        assert tree_cpu_seconds(os.getpid()) >= tree_cpu_seconds(child.pid)  # the child is in this tree
+    finally:
+        child.kill()
+        child.wait()

@@ -491,7 +491,7 @@ def test_shifted_views_repeat_the_edge():
     np.testing.assert_array_equal(views[4, 0], [[4, 5, 6, 7], [8, 9, 10, 11], [8, 9, 10, 11]])  # up
 
 
-def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model):
+def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model, monkeypatch):
     from skdigits._network import predict_in_batches
 
     _, X_test, _, _ = mnist_small
@@ -508,6 +508,11 @@ def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model):
     expected = np.mean(views, axis=0)
     averaged = mnist_model.predict_proba(X)
     np.testing.assert_allclose(averaged, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+    # In chunks (bounded memory), the same numbers.
+    import skdigits._network
+
+    monkeypatch.setattr(skdigits._network, "TTA_CHUNK", 7)
+    np.testing.assert_allclose(mnist_model.predict_proba(X), averaged, rtol=1e-5, atol=1e-7)
     try:
         # A prediction-time switch: no refit, one pass over the image alone.
         single = mnist_model.set_params(tta=False).predict_proba(X)
