@@ -25,7 +25,7 @@ from ._network import (
     predict_in_batches,
 )
 from ._runtime import limit_tensorflow_threads
-from ._validation import check_params, validate_images
+from ._validation import check_flag, check_params, validate_images
 
 # Prefixes of the scikeras-routed parameters this estimator accepts as **kwargs.
 _ROUTED_PREFIXES = ("optimizer", "compile", "fit", "callbacks")
@@ -457,8 +457,7 @@ class CNNDigitClassifier(ClassifierMixin, BaseWrapper):
             Rows sum to 1.
         """
         check_is_fitted(self, "model_")
-        if not isinstance(self.tta, (bool, np.bool_)):
-            raise TypeError(f"tta must be True or False, got {self.tta!r}.")
+        check_flag(self, "tta")  # a prediction-time switch, settable after fit
         limit_tensorflow_threads()
         X = validate_images(self, X, reset=False)
         if self.tta and min(self.image_shape_) >= MIN_AUGMENT_SIDE:

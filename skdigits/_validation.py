@@ -32,6 +32,12 @@ def _check_choice(name, value, choices):
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}.")
 
 
+def check_flag(est, name):
+    """A boolean parameter, or TypeError naming it."""
+    if not isinstance(getattr(est, name), (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {getattr(est, name)!r}.")
+
+
 def check_params(est):
     """Validate the estimator's own parameters; raise a clear error naming the bad one."""
     _check_number("filters", est.filters, int, 1)
@@ -54,8 +60,7 @@ def check_params(est):
     else:
         _check_number("kernel_size", est.kernel_size, int, 1)
     for name in ("augment", "tta", "early_stopping", "warm_start"):
-        if not isinstance(getattr(est, name), (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {getattr(est, name)!r}.")
+        check_flag(est, name)
     _check_choice("activation", est.activation, ACTIVATIONS)
     _check_choice("optimizer", est.optimizer, OPTIMIZERS)
     _check_choice("loss", est.loss, LOSSES)
