@@ -21,6 +21,8 @@ __all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor"]
 
 MNIST_SIDE = 28
 MNIST_BOX = 20
+# Ink at most this fraction of the pen's contrast is not cut into a digit.
+FAINT = 0.05
 
 # Larger pictures are refused before they are decoded: 50 megapixels is above
 # any phone photo and keeps the decoded image under a few hundred MB.
@@ -318,7 +320,14 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
         heights = [bottom - top for _, top, _, bottom in boxes]
         keep = [k for k, h in enumerate(heights) if h >= 0.45 * np.median(heights)]
         groups, boxes = [groups[k] for k in keep], [boxes[k] for k in keep]
-    images = np.stack([patch_to_mnist(digit_patch(ink, labels, stats, group)) for group in groups])
+    # A group can hold no ink of its own: pixels joined across an erased ruling, with
+    # nothing darker than the ruling under them. It is not a digit.
+    patches = [digit_patch(ink, labels, stats, group) for group in groups]
+    keep = [k for k, patch in enumerate(patches) if patch.max() > FAINT]
+    if not keep:
+        raise NoDigitError("no digit found: the ink is too faint")
+    images = np.stack([patch_to_mnist(patches[k]) for k in keep])
+    boxes = [boxes[k] for k in keep]
     scale = ink.scale * factor
     boxes = [tuple(int(round(v * scale)) for v in box) for box in boxes]
     return FoundDigits(images, boxes, tuple(size))
@@ -331,7 +340,7 @@ def _boxes_near(box, other, margin):
 
 def patch_to_mnist(patch):
     """A soft ink patch (ink high) -> 28x28 uint8: cropped, fit into 20x20, centred by mass."""
-    rows, cols = np.flatnonzero(patch.max(axis=1) > 0.05), np.flatnonzero(patch.max(axis=0) > 0.05)
+    rows, cols = np.flatnonzero(patch.max(axis=1) > FAINT), np.flatnonzero(patch.max(axis=0) > FAINT)
     if rows.size == 0:
         raise NoDigitError("no digit found: the ink is too faint")
     patch = patch[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]

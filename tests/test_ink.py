@@ -72,6 +72,28 @@ def test_stroke_width_of_bars():
     assert _ink.stroke_width(np.ones((5, 5), bool)) < 10  # a full mask still has edges
 
 
+def test_a_thick_blobby_digit_is_thinned_not_erased(digits):
+    # A fat pen on a small digit: the loops nearly fill. The width measured must
+    # stay that of the strokes, not of the blobs, or thinning the digit to
+    # MNIST's strokes erases it.
+    X, _ = digits
+    for digit in X[:6]:
+        thin = cv2.resize(digit, (24, 24), interpolation=cv2.INTER_AREA) > 60
+        fat = np.pad(cv2.dilate(thin.astype(np.uint8), np.ones((5, 5), np.uint8)), 10).astype(bool)
+        labels, stats, groups = _ink.digit_groups(fat)
+        patch = _ink.digit_patch(_ink.Ink(fat.astype(np.float32), fat, 1.0, 1.0, None), labels, stats, groups[0])
+        assert (patch > 0.5).sum() > 0.5 * thin.sum()
+
+
+def test_noise_level_ignores_a_dense_grid():
+    rng = np.random.default_rng(0)
+    con = (0.05 + rng.normal(0, 0.01, (201, 201))).astype(np.float32)
+    con[::4] += 0.3
+    con[:, ::4] += 0.3  # a grid line every 4 pixels: 44% of the page
+    median, spread = _ink.noise_level(con)
+    assert median == pytest.approx(0.05, abs=0.01) and spread == pytest.approx(0.01, abs=0.003)
+
+
 def test_rulings_are_found_and_a_digit_stroke_is_not(digits):
     X, _ = digits
     picture = rule(write(page(), X[1], 60, 120, 110), spacing=30)
@@ -107,6 +129,15 @@ def test_off_page_finds_a_table_in_a_corner():
     picture[90:110, 60:64] = BLUE_PEN   # a pen stroke is coloured too, but on the page
     off = _ink.off_page(picture, _ink.darkness(picture, light_ink=False))
     assert off[195, 195] and not off[10, 10] and not off[100, 62]
+
+
+def test_the_pages_edge_beside_a_table_is_not_ink(digits):
+    X, _ = digits
+    picture = write(page(200, 300), X[3], 60, 100, 80, pen=np.zeros(3, np.float32))
+    picture[:, 270:] = [0.45, 0.3, 0.2]  # brown wood beyond the page's right edge
+    picture[40:160, 262:268] = 0.1       # the page's dark rim (its shadow), short of the picture's border
+    ink = _ink.find_ink(picture, light_ink=False)
+    assert ink.mask[80:140, 110:170].any() and not ink.mask[:, 240:].any()
 
 
 def test_digit_groups_order_join_and_drop():
