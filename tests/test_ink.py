@@ -112,6 +112,24 @@ def test_rulings_are_found_and_a_digit_stroke_is_not(digits):
     assert not levels.any() and level == 0 and angle is None
 
 
+def test_ruling_search_is_skipped_only_where_no_ruling_can_pass(monkeypatch):
+    weak = np.zeros((280, 280), bool)
+    weak[60:220, 120:150] = True  # a drawn "1" in the middle of a blank canvas
+    con = weak.astype(np.float32)
+    whole = np.ones(weak.shape, bool)
+    assert _ink._too_far_in(weak, whole)
+    skipped = _ink.find_rulings(con, weak, 112, whole)
+    monkeypatch.setattr(_ink, "_too_far_in", lambda *args: False)
+    searched = _ink.find_rulings(con, weak, 112, whole)
+    assert skipped[1:] == searched[1:] == (0.0, None) and not searched[0].any()
+    monkeypatch.undo()
+    near_edge = weak.copy()
+    near_edge[270:272, 100:200] = True  # a mark near the bottom edge: a line through it could be a ruling
+    assert not _ink._too_far_in(near_edge, whole)
+    whole[0, 0] = False  # part of the picture is off the page: lines through it are shorter
+    assert not _ink._too_far_in(weak, whole)
+
+
 def test_hysteresis_keeps_strokes_and_drops_faint_marks():
     con = np.zeros((30, 30), np.float32)
     con[5:25, 10:12] = 0.9
