@@ -23,6 +23,9 @@ MNIST_SIDE = 28
 MNIST_BOX = 20
 # Ink at most this fraction of the pen's contrast is not cut into a digit.
 FAINT = 0.05
+# A mark less than this many pixels high in the picture given is a speck, never a
+# digit (sklearn's 8x8 digits are 6 to 8 pixels high).
+MIN_DIGIT_PIXELS = 4
 
 # Larger pictures are refused before they are decoded: 50 megapixels is above
 # any phone photo and keeps the decoded image under a few hundred MB.
@@ -304,6 +307,9 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
     if not ink.mask.any():
         raise NoDigitError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
     labels, stats, groups = digit_groups(ink.mask)
+    # Nothing can be read in a mark a few pixels high, however alone it is.
+    tall_enough = MIN_DIGIT_PIXELS / (ink.scale * factor)
+    groups = [g for g in groups if group_box(stats, g)[3] - group_box(stats, g)[1] >= tall_enough]
     if not groups:
         raise NoDigitError("no digit found: the only marks touch the picture's border or are specks")
     boxes = [group_box(stats, g) for g in groups]

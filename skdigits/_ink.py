@@ -15,10 +15,12 @@ brought to a working size, then:
 4. ``pen_level``: the contrast of the strokes' cores, from the darkest marks
    inside the picture.
 5. ``find_rulings``: lines drawn across the whole page with paper on both
-   sides (ruled and squared paper), found by a Hough transform; on them only
-   what is clearly darker than the ruling stays ink.
+   sides (ruled and squared paper), found by a Hough transform (not run when
+   the marks lie too far inside the picture for any line to cross the page);
+   on them only what is clearly darker than the ruling stays ink.
 6. ``ink_mask``: hysteresis thresholding: the strokes' cores seed the ink,
-   which grows through the strokes' anti-aliased edges.
+   which grows through the strokes' anti-aliased edges. Marks that reach
+   the table (step 2) are the page's own edge and are dropped.
 7. ``digit_groups``: connected components; those touching the picture's
    border are dropped, the rest joined into digits by horizontal overlap,
    small pieces given to the digit beside them or dropped as specks.

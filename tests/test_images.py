@@ -97,6 +97,17 @@ def test_blank_paper_is_an_error(rng):
         to_mnist(np.zeros((50, 50)))
 
 
+def test_a_lone_speck_is_not_a_digit_but_a_tiny_digit_is(test_digits):
+    page = np.full((120, 120), 230, dtype=np.uint8)
+    page[60:62, 60:62] = 30
+    with pytest.raises(ImageError, match="no digit found"):
+        to_mnist(page)
+    # A digit 8 pixels high (as in scikit-learn's 8x8 digits) is still read.
+    X, _ = test_digits
+    small = np.array(Image.fromarray(255 - X[0]).resize((10, 10), Image.BILINEAR))
+    assert to_mnist(small).max() == 255
+
+
 def test_bad_arrays():
     with pytest.raises(ImageError, match="shape"):
         to_mnist(np.zeros((4, 4, 2)))
