@@ -36,7 +36,10 @@ _UNSAVED_PARAMS = {"callbacks": None}
 # Parameters the estimator gained after format version 1 was first written, and
 # the value that reproduces how a file without them was trained. Any other
 # missing parameter is an error.
-_PARAMS_ADDED = {"warm_start": False, "tta": False}
+_PARAMS_ADDED = {"warm_start": False, "tta": False, "augment_ink": False}
+# How the pretrained model differs from CNNDigitClassifier's defaults: it reads
+# photos, so it is trained with random pen changes (measured in the README).
+PRETRAINED_PARAMS = {"augment_ink": True}
 
 PRETRAINED_FILE = "pretrained.safetensors"
 PRETRAINED_RECORD = "pretrained.json"
@@ -452,7 +455,8 @@ def load_pretrained():
     """The CNNDigitClassifier that ships with skdigits, trained on MNIST.
 
     It was trained on the 60,000 MNIST training images with the default
-    parameters by ``benchmarks/pretrained.py``; :func:`pretrained_record`
+    parameters and ``augment_ink=True`` (``PRETRAINED_PARAMS``) by
+    ``benchmarks/pretrained.py``; :func:`pretrained_record`
     says when, from which revision, and how it scored on the 10,000 test
     images. Loading takes well under a second once TensorFlow is imported.
 

@@ -12,7 +12,7 @@ import numpy as np
 import keras
 from keras import layers
 
-from ._layers import RandomAffine
+from ._layers import RandomAffine, RandomInk
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop")
@@ -47,6 +47,7 @@ def build_cnn(
     dropout=0.25,
     activation="relu",
     augment=True,
+    augment_ink=False,
     pixel_mean=0.0,
     pixel_std=1.0,
     seed=None,
@@ -57,7 +58,8 @@ def build_cnn(
     (each block has twice the filters of the one before), then flatten -> dense ->
     batch normalisation -> activation -> dropout -> softmax over the classes.
     With ``augment``, a random rotation, zoom and shift of the training images
-    comes first.
+    comes first; with ``augment_ink``, random thicker, thinner and blurred
+    strokes after it.
 
     The network takes flat rows of ``height * width`` pixels as they come from
     the estimator, so ``model.predict(X)`` and the estimator see the same input;
@@ -70,7 +72,7 @@ def build_cnn(
         ``(height, width)`` of the images.
     n_classes : int
         Number of output classes (softmax units).
-    filters, conv_blocks, kernel_size, dense_units, dropout, activation, augment
+    filters, conv_blocks, kernel_size, dense_units, dropout, activation, augment, augment_ink
         See :class:`skdigits.CNNDigitClassifier`.
     pixel_mean, pixel_std : float
         Statistics of the training pixels, used to standardise the input.
@@ -96,6 +98,8 @@ def build_cnn(
     if augment and min(height, width) >= MIN_AUGMENT_SIDE:
         # Active in training only; one resampling for rotation, zoom and shift.
         x = RandomAffine(rotation=10.0, zoom=0.1, shift=0.1, seed=next(seeds), name="augment")(x)
+    if augment_ink and min(height, width) >= MIN_AUGMENT_SIDE:
+        x = RandomInk(seed=next(seeds), name="augment_ink")(x)
     for block in range(conv_blocks):
         n_filters = filters * 2**block
         # No batch normalisation on the convolutions: on a CPU it costs more

@@ -59,7 +59,7 @@ def check_params(est):
             _check_number("kernel_size", k, int, 1)
     else:
         _check_number("kernel_size", est.kernel_size, int, 1)
-    for name in ("augment", "tta", "early_stopping", "warm_start"):
+    for name in ("augment", "augment_ink", "tta", "early_stopping", "warm_start"):
         check_flag(est, name)
     _check_choice("activation", est.activation, ACTIVATIONS)
     _check_choice("optimizer", est.optimizer, OPTIMIZERS)

