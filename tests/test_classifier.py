@@ -326,6 +326,7 @@ BAD_PARAMS = [
     (dict(image_shape=(0, 5)), ValueError, "image_shape"),
     (dict(validation_fraction=0.0, early_stopping=True), ValueError, "early_stopping=True needs"),
     (dict(tta="yes"), TypeError, "tta must be True or False"),
+    (dict(augment_ink=1), TypeError, "augment_ink must be True or False"),
     (dict(dense_unit=5), TypeError, "Unknown parameter 'dense_unit'"),
 ]
 
@@ -522,6 +523,37 @@ def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model, m
             mnist_model.set_params(tta="yes").predict(X)
     finally:
         mnist_model.set_params(tta=True)
+
+
+def test_random_ink_thickens_thins_and_blurs_in_training_only():
+    import keras
+
+    from skdigits._layers import RandomInk
+
+    images = np.zeros((2, 12, 12, 1), np.float32)
+    images[:, 3:9, 5:7] = 1.0  # a bar two pixels wide
+    assert np.array_equal(np.asarray(RandomInk(thicken=1.0, seed=0)(images, training=False)), images)
+    thick = np.asarray(RandomInk(thicken=1.0, thin=0.0, blur=0.0, seed=0)(images, training=True))
+    thin = np.asarray(RandomInk(thicken=0.0, thin=1.0, blur=0.0, seed=0)(images, training=True))
+    blurred = np.asarray(RandomInk(thicken=0.0, thin=0.0, blur=1.0, seed=0)(images, training=True))
+    assert thick[0, 5].sum() == 4 and thick[0, 2, 4:8].sum() == 4   # a pixel more on every side
+    assert thin[0, 5].sum() == 1 and thin[0].sum() == 5              # one pixel less across and along
+    assert 0 < blurred[0, 5, 4] < 1 and blurred[0].sum() == pytest.approx(images[0].sum())
+    # Each image draws its own change: with even odds, a batch mixes them.
+    mixed = np.asarray(RandomInk(thicken=0.5, thin=0.0, blur=0.0, seed=1)(np.repeat(images, 32, 0), training=True))
+    assert 0 < sum(m.sum() > images[0].sum() for m in mixed) < 64
+    assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(RandomInk(blur=0.2))).blur == 0.2
+
+
+def test_augment_ink_trains_a_network_with_the_layer(mnist_small):
+    X_train, X_test, y_train, y_test = mnist_small
+    clf = CNNDigitClassifier(augment_ink=True, epochs=2, batch_size=64, random_state=0).fit(X_train, y_train)
+    assert "augment_ink" in [layer.name for layer in clf.model_.layers]
+    assert clf.score(X_test, y_test) > 0.9
+    # Inactive when predicting: the same answer twice.
+    np.testing.assert_array_equal(clf.predict_proba(X_test[:20]), clf.predict_proba(X_test[:20]))
+    plain = CNNDigitClassifier(epochs=1, random_state=0).fit(X_train[:200], y_train[:200])
+    assert "augment_ink" not in [layer.name for layer in plain.model_.layers]
 
 
 def test_tta_is_skipped_on_tiny_images(digits, fitted_digits):

@@ -208,10 +208,11 @@ def test_the_pretrained_model():
     assert list(clf.classes_) == list(range(10))
 
 
-def test_files_from_before_a_parameter_was_added_still_load(saved, tmp_path, digits, fitted_digits):
+@pytest.mark.parametrize("added", sorted(_PARAMS_ADDED))
+def test_files_from_before_a_parameter_was_added_still_load(saved, tmp_path, digits, fitted_digits, added):
     header, tensors = _contents(saved)
-    del header["params"]["warm_start"]  # as written before warm_start existed
+    del header["params"][added]  # as written before the parameter existed
     path = _write(tmp_path / "older.safetensors", header, tensors)
     older = load_model(path)
-    assert older.warm_start is False
+    assert getattr(older, added) is _PARAMS_ADDED[added]
     np.testing.assert_array_equal(older.predict_proba(digits[1]), fitted_digits.predict_proba(digits[1]))
