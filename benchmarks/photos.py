@@ -3,7 +3,7 @@
 Generates a labelled set of photos from MNIST *test* digits (never the
 training digits), each condition on its own and all of them together, and
 reads them through the public API with the pretrained model (trained on the
-MNIST training digits only):
+MNIST training digits only; ``--model`` reads with another model file):
 
 - single digits: ``skdigits.to_mnist`` then ``model.predict`` (what
   ``skdigits predict`` does), exact label;
@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import environment, write_json  # noqa: E402
 
-from skdigits import ImageError, find_digits, load_mnist, load_pretrained, read_digits, to_mnist  # noqa: E402
+from skdigits import ImageError, find_digits, load_mnist, load_model, load_pretrained, read_digits, to_mnist  # noqa: E402
 
 CONDITIONS = ("clean", "ruled", "squared", "shadow", "tilt", "pen", "specks", "lowres", "jpeg", "all")
 PENS = {"black": (35, 35, 40), "blue": (150, 60, 25), "dark blue": (110, 40, 20), "red": (40, 40, 190)}  # BGR
@@ -168,6 +168,7 @@ def main(argv=None):
     parser.add_argument("--n-number", type=int, default=60, help="photos of numbers per condition")
     parser.add_argument("--n-large", type=int, default=10, help="12-megapixel JPEG files to time")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", help="a model file to read with (default: the pretrained model)")
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
     parser.add_argument("--examples", metavar="PNG", help="also draw a figure of successes and failures")
     parser.add_argument("--output", required=True)
@@ -175,7 +176,7 @@ def main(argv=None):
 
     provenance = environment()
     _, X_test, _, y_test = load_mnist()
-    model = load_pretrained()
+    model = load_pretrained() if args.model is None else load_model(args.model)
     rng = np.random.default_rng(args.seed)
     results, examples = {}, []
     for condition in args.conditions:
@@ -232,7 +233,7 @@ def main(argv=None):
     payload = {
         **provenance,
         "seed": args.seed,
-        "model": "skdigits.load_pretrained()",
+        "model": "skdigits.load_pretrained()" if args.model is None else os.path.basename(args.model),
         "conditions": results,
         "large_jpeg": {
             "megapixels": 12.0,
