@@ -6,8 +6,34 @@ import keras
 from keras import layers, ops
 
 
+class _RandomInTraining(layers.Layer):
+    """Changes each image at random in training; passes it through unchanged otherwise.
+
+    Subclasses name their settings in ``_settings`` (saved by ``get_config``)
+    and implement ``change(images)``, drawing from ``self.seed_generator``.
+    """
+
+    _settings = ()
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        return self.change(images) if training else images
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({name: getattr(self, name) for name in self._settings}, seed=self.seed)
+        return config
+
+
 @keras.saving.register_keras_serializable(package="skdigits")
-class RandomAffine(layers.Layer):
+class RandomAffine(_RandomInTraining):
     """Random rotation, zoom and shift of each image, in one resampling, in training only.
 
     Keras's RandomRotation, RandomZoom and RandomTranslation each resample the
@@ -26,17 +52,15 @@ class RandomAffine(layers.Layer):
         Seed of the random draws.
     """
 
+    _settings = ("rotation", "zoom", "shift")
+
     def __init__(self, rotation=10.0, zoom=0.1, shift=0.1, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.rotation = rotation
         self.zoom = zoom
         self.shift = shift
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images, training=None):
-        if not training:
-            return images
+    def change(self, images):
         n = ops.shape(images)[0]
         height, width = images.shape[1], images.shape[2]
 
@@ -58,17 +82,9 @@ class RandomAffine(layers.Layer):
             images, transform, interpolation="bilinear", fill_mode="nearest", data_format="channels_last"
         )
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(rotation=self.rotation, zoom=self.zoom, shift=self.shift, seed=self.seed)
-        return config
-
 
 @keras.saving.register_keras_serializable(package="skdigits")
-class RandomInk(layers.Layer):
+class RandomInk(_RandomInTraining):
     """Random pen changes of each image, in training only: a thicker or thinner stroke, a blur.
 
     Photos of digits come in every pen and resolution: a felt pen on a
@@ -89,17 +105,15 @@ class RandomInk(layers.Layer):
         Seed of the random draws.
     """
 
+    _settings = ("thicken", "thin", "blur")
+
     def __init__(self, thicken=0.25, thin=0.1, blur=0.3, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.thicken = thicken
         self.thin = thin
         self.blur = blur
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images, training=None):
-        if not training:
-            return images
+    def change(self, images):
         n = ops.shape(images)[0]
         pen = keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator)
         thick = ops.nn.max_pool(images, 3, strides=1, padding="same")
@@ -108,11 +122,3 @@ class RandomInk(layers.Layer):
         blur = keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator)
         blurred = ops.nn.average_pool(images, 3, strides=1, padding="same")
         return ops.where(blur < self.blur, blurred, images)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(thicken=self.thicken, thin=self.thin, blur=self.blur, seed=self.seed)
-        return config
