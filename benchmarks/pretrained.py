@@ -1,8 +1,9 @@
 """Make the pretrained model that ships with skdigits, and its record.
 
 Fits ``CNNDigitClassifier(random_state=SEED, augment_ink=True)`` (every other
-parameter at its default; ``skdigits._model_files.PRETRAINED_PARAMS``) on the 60,000 MNIST training images, scores it on the 10,000 test
-images, saves it with ``skdigits.save_model`` and writes the record beside it:
+parameter at its default; ``skdigits._model_files.PRETRAINED_PARAMS``) on the
+60,000 MNIST training images, scores it on the 10,000 test images, saves it
+with ``skdigits.save_model`` and writes the record beside it:
 command, git revision, versions, machine, seed, test accuracy, fit seconds,
 epochs, file size and sha256. ``skdigits info`` and
 ``skdigits.pretrained_record()`` read that record.
