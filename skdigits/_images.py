@@ -307,12 +307,13 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
     if not ink.mask.any():
         raise NoDigitError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
     labels, stats, groups = digit_groups(ink.mask)
+    boxes = [group_box(stats, g) for g in groups]
     # Nothing can be read in a mark a few pixels high, however alone it is.
     tall_enough = MIN_DIGIT_PIXELS / (ink.scale * factor)
-    groups = [g for g in groups if group_box(stats, g)[3] - group_box(stats, g)[1] >= tall_enough]
+    keep = [k for k, (_, top, _, bottom) in enumerate(boxes) if bottom - top >= tall_enough]
+    groups, boxes = [groups[k] for k in keep], [boxes[k] for k in keep]
     if not groups:
         raise NoDigitError("no digit found: the only marks touch the picture's border or are specks")
-    boxes = [group_box(stats, g) for g in groups]
     if single:
         # The largest digit, with whatever ink lies within half its height of it (a digit
         # written in two pieces that do not overlap).

@@ -242,12 +242,16 @@ def _line_thickness(weak, xs, ys, dx, dy, reach=12):
 
 def ink_mask(con, low, high):
     """Hysteresis threshold: components of ``con > low`` that hold a pixel ``> high``."""
-    weak = (con > low).astype(np.uint8)
-    n, labels = cv2.connectedComponents(weak, connectivity=8)
-    strong = np.zeros(n, dtype=bool)
-    strong[np.unique(labels[con > high])] = True
-    strong[0] = False
-    return strong[labels]
+    return _holding(con > low, con > high)
+
+
+def _holding(mask, seeds):
+    """The connected components of ``mask`` that hold a pixel of ``seeds``."""
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    held = np.zeros(n, dtype=bool)
+    held[np.unique(labels[seeds])] = True
+    held[0] = False
+    return held[labels]
 
 
 def off_page(rgb, dark):
@@ -355,11 +359,7 @@ def _apart_from(mask, zone):
     """``mask`` without its components that reach into ``zone``."""
     if not (mask & zone).any():
         return mask
-    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    reaching = np.zeros(n, dtype=bool)
-    reaching[np.unique(labels[mask & zone])] = True
-    reaching[0] = True
-    return ~reaching[labels]
+    return mask & ~_holding(mask, zone)
 
 
 def inner(mask):
