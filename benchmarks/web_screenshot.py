@@ -52,8 +52,16 @@ def main(argv=None):
                 page.mouse.down()
                 for point in points[1:]:
                     page.mouse.move(*point, steps=10)
-                page.mouse.up()
-            page.wait_for_function("() => document.querySelector('#label').textContent === '4'", timeout=20_000)
+                with page.expect_response(lambda response: response.url.endswith("/api/predict"), timeout=20_000) as asked:
+                    page.mouse.up()
+            # The page asks after every stroke, and the answer to the arm and bar alone may
+            # already say 4: wait until the page shows the answer to the last stroke.
+            answer = asked.value.json()
+            shown = f"{100 * answer['probability']:.1f}% sure"
+            page.wait_for_function(
+                "shown => document.querySelector('#probability').textContent === shown", arg=shown, timeout=20_000)
+            if answer["label"] != 4:
+                raise RuntimeError(f"the drawn 4 was read as {answer['label']}")
             page.wait_for_function("() => document.querySelector('#model').textContent.includes('%')")
             page.screenshot(path=args.output, full_page=True)
             browser.close()
