@@ -7,7 +7,8 @@ brought to a working size, then:
 1. ``darkness``: the darkest colour channel, so that blue, black and red
    pens all count as dark on white paper (light-on-dark pictures are inverted).
 2. ``off_page``: wide regions that reach the border and are nearly black or
-   coloured where paper is grey (a table, the floor) hold no ink.
+   coloured where paper is grey (a table, the floor) hold no ink (dark ink
+   on light paper only: on a dark ground, what is darker than it is the ink).
 3. ``paper_level`` and ``contrast``: the paper's brightness under every pixel,
    a grey opening a quarter of the picture wide (wider than any stroke; an
    opening keeps a shadow's edge where it is), and each pixel's darkness
@@ -36,9 +37,14 @@ import numpy as np
 # Photos are processed with their long side near this many pixels: enough for
 # a digit of 25 pixels in a picture of a written number, fast on a 12-megapixel photo.
 WORK_SIDE = 1024
-# Small pictures (an MNIST digit, a thumbnail) are enlarged to at least this
-# short side, so that the morphology below has room.
-MIN_WORK_SIDE = 160
+# Small pictures (an MNIST digit, a thumbnail, a number of 25-pixel digits) are
+# enlarged to at least this short side. The steps below work in whole pixels (a
+# one-pixel rim, stroke widths changed a pixel at a time), which is too coarse on a
+# digit 20 pixels high: numbers of such digits were read 2 points better at 240
+# than at 160, and no better at 320 or 400 (600 photos, benchmarks/photos.py "all").
+MIN_WORK_SIDE = 240
+# ... but never to a long side above this (a thin strip of a picture).
+MAX_ENLARGED_SIDE = 2 * WORK_SIDE
 # The paper's noise is measured, and ink must stand this many noise widths above it.
 NOISE_SIGMAS = 6.0
 # Angle step of the ruling search. The angles reported come from the lines'
@@ -56,7 +62,7 @@ def to_work_size(rgb):
     if max(height, width) > WORK_SIDE:
         scale = WORK_SIDE / max(height, width)
     elif min(height, width) < MIN_WORK_SIDE:
-        scale = MIN_WORK_SIDE / min(height, width)
+        scale = max(1.0, min(MIN_WORK_SIDE / min(height, width), MAX_ENLARGED_SIDE / max(height, width)))
     if scale == 1.0:
         return rgb, 1.0
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -322,8 +328,11 @@ def find_ink(rgb, light_ink):
     rgb, scale = to_work_size(rgb)
     dark = darkness(rgb, light_ink)
     short = min(dark.shape)
-    # Off the page (a table, the floor) nothing is ink.
-    outside = cv2.dilate(off_page(rgb, dark).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    # Off the page (a table, the floor) nothing is ink. Light ink is written on a dark
+    # ground (a blackboard, MNIST itself), where "darker than the page" is the ink.
+    outside = np.zeros(dark.shape, dtype=bool)
+    if not light_ink:
+        outside = cv2.dilate(off_page(rgb, dark).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     # A window of a quarter of the picture is wider than any pen stroke on it,
     # and the opening keeps a shadow's edge where it is.
     paper = paper_level(dark, short / 4)

@@ -77,9 +77,6 @@ def read_digits(image, model=None, *, invert="auto"):
     Examples
     --------
     >>> import numpy as np
-
-from ._images import find_digits
-from ._model_files import load_pretrained
     >>> from skdigits import load_mnist, read_digits
     >>> _, X_test, _, y_test = load_mnist(n_test=3, random_state=0)
     >>> page = np.full((80, 200), 240, dtype=np.uint8)          # light paper

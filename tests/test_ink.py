@@ -40,6 +40,19 @@ def digits():
     return X, y
 
 
+@pytest.mark.parametrize("shape, short, long", [
+    ((28, 28), _ink.MIN_WORK_SIDE, _ink.MIN_WORK_SIDE),   # an MNIST digit: enlarged
+    ((60, 200), _ink.MIN_WORK_SIDE, 800),                 # a number of small digits: enlarged
+    ((20, 1000), 41, _ink.MAX_ENLARGED_SIDE),             # a thin strip: enlarged only so far
+    ((300, 400), 300, 400),                               # left as it is
+    ((2000, 4000), 512, _ink.WORK_SIDE),                  # a photo: reduced
+])
+def test_pictures_are_brought_to_working_size(shape, short, long):
+    rgb, scale = _ink.to_work_size(np.ones(shape + (3,), np.float32))
+    assert (min(rgb.shape[:2]), max(rgb.shape[:2])) == (short, long)
+    assert scale == pytest.approx(max(shape) / long, rel=0.01)
+
+
 def test_darkness_counts_coloured_pens_as_dark():
     picture = page(20, 30)
     picture[5:10, 5:10] = BLUE_PEN
@@ -147,6 +160,17 @@ def test_off_page_finds_a_table_in_a_corner():
     picture[90:110, 60:64] = BLUE_PEN   # a pen stroke is coloured too, but on the page
     off = _ink.off_page(picture, _ink.darkness(picture, light_ink=False))
     assert off[195, 195] and not off[10, 10] and not off[100, 62]
+
+
+def test_light_ink_reaching_the_border_is_ink():
+    # A white stroke on black (MNIST, a blackboard) that reaches the picture's edge
+    # is dark-on-light "off the page" to off_page's measure; for light ink it is the ink.
+    picture = np.zeros((28, 28, 3), np.float32)
+    picture[4:24, 0:6] = 1.0   # the foot of a digit, cut by the edge
+    picture[4:8, 0:20] = 1.0
+    ink = _ink.find_ink(picture, light_ink=True)
+    assert ink.mask.mean() > 0.1
+    assert to_mnist(picture).max() == 255
 
 
 def test_the_pages_edge_beside_a_table_is_not_ink(digits):
