@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._ink import WORK_SIDE, digit_groups, digit_patch, find_ink, group_box
+from ._ink import WORK_SIDE, digit_groups, digit_patch, faint_digits, find_ink, group_box
 
 __all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor"]
 
@@ -306,6 +306,27 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
         )
     if not ink.mask.any():
         raise NoDigitError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
+    labels, stats, groups, boxes = _digits(ink, factor, single)
+    if not single:
+        extra = faint_digits(ink, labels, groups, boxes)
+        if extra.any():
+            ink.mask = ink.mask | extra
+            labels, stats, groups, boxes = _digits(ink, factor, single)
+    # A group can hold no ink of its own: pixels joined across an erased ruling, with
+    # nothing darker than the ruling under them. It is not a digit.
+    patches = [digit_patch(ink, labels, stats, group) for group in groups]
+    keep = [k for k, patch in enumerate(patches) if patch.max() > FAINT]
+    if not keep:
+        raise NoDigitError("no digit found: the ink is too faint")
+    images = np.stack([patch_to_mnist(patches[k]) for k in keep])
+    boxes = [boxes[k] for k in keep]
+    scale = ink.scale * factor
+    boxes = [tuple(int(round(v * scale)) for v in box) for box in boxes]
+    return FoundDigits(images, boxes, tuple(size))
+
+
+def _digits(ink, factor, single):
+    """The ink grouped into digits: (labels, stats, groups, boxes in working pixels)."""
     labels, stats, groups = digit_groups(ink.mask)
     boxes = [group_box(stats, g) for g in groups]
     # Nothing can be read in a mark a few pixels high, however alone it is.
@@ -327,17 +348,7 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
         heights = [bottom - top for _, top, _, bottom in boxes]
         keep = [k for k, h in enumerate(heights) if h >= 0.45 * np.median(heights)]
         groups, boxes = [groups[k] for k in keep], [boxes[k] for k in keep]
-    # A group can hold no ink of its own: pixels joined across an erased ruling, with
-    # nothing darker than the ruling under them. It is not a digit.
-    patches = [digit_patch(ink, labels, stats, group) for group in groups]
-    keep = [k for k, patch in enumerate(patches) if patch.max() > FAINT]
-    if not keep:
-        raise NoDigitError("no digit found: the ink is too faint")
-    images = np.stack([patch_to_mnist(patches[k]) for k in keep])
-    boxes = [boxes[k] for k in keep]
-    scale = ink.scale * factor
-    boxes = [tuple(int(round(v * scale)) for v in box) for box in boxes]
-    return FoundDigits(images, boxes, tuple(size))
+    return labels, stats, groups, boxes
 
 
 def _boxes_near(box, other, margin):

@@ -453,6 +453,53 @@ def digit_groups(mask, min_height_ratio=0.3):
     return labels, stats, groups
 
 
+def faint_digits(ink, labels, groups, boxes):
+    """Whole digits written too faintly for the ink's thresholds, in line with the digits found.
+
+    A thin pen in a small picture fades to a third of the other digits'
+    contrast, below the hysteresis that keeps rulings and shadows out. A
+    mark is taken as such a digit only where a digit is missing: as tall
+    as the digits found (0.6 to 1.4 times their median height), in their
+    row, in a gap between two of them (before the first or after the last,
+    a margin line or the page's edge is as likely), clear of the picture's
+    border and, on ruled paper, darker than the rulings.
+
+    Returns
+    -------
+    extra : ndarray of bool
+        The pixels of the faint digits found (none: all False).
+    """
+    con, level, measured = ink.contrast, ink.level, ink.measured
+    extra = np.zeros(con.shape, dtype=bool)
+    if not boxes or "floor" not in measured:
+        return extra
+    lefts, tops, rights, bottoms = (np.array(v) for v in zip(*boxes))
+    height = float(np.median(bottoms - tops))
+    row_top, row_bottom = float(np.median(tops)), float(np.median(bottoms))
+    low = max(1.5 * measured["floor"], FAINT_DIGIT * level, 1.3 * measured["rulings"] + 0.03)
+    if low >= measured["low"]:
+        return extra
+    found = np.isin(labels, np.asarray([i for g in groups for i in g]) + 1)
+    n, marks, stats, _ = cv2.connectedComponentsWithStats((con > low).astype(np.uint8), connectivity=8)
+    border = _touches_border(stats, con.shape)
+    for k in range(1, n):
+        x, y, w, h = stats[k, :4]
+        if border[k] or not (0.6 * height <= h <= 1.4 * height) or w > 1.4 * height:
+            continue
+        overlap = min(y + h, row_bottom) - max(y, row_top)
+        if overlap < 0.6 * min(h, row_bottom - row_top):
+            continue  # not in the row
+        if np.any((np.minimum(rights, x + w) - np.maximum(lefts, x)) > 0):
+            continue  # over a digit found
+        if x + w > lefts.max() or x < rights.min():
+            continue  # not between two digits: a margin line or the page's edge is as likely
+        piece = marks == k
+        if (piece & found).any():
+            continue
+        extra |= piece
+    return extra
+
+
 def group_box(stats, group):
     """(left, top, right, bottom) of a group of components, in working coordinates."""
     x, y, w, h = (stats[group, k] for k in range(4))
@@ -465,6 +512,9 @@ def group_box(stats, group):
 # brought to its median, 0.118.
 MNIST_STROKE = (0.085, 0.118, 0.3)
 
+
+# A faint digit beside the others is taken down to this fraction of the pen's contrast.
+FAINT_DIGIT = 0.12
 
 # Pages turned by less than this are left as they are.
 DESKEW_DEGREES = 3.0

@@ -227,6 +227,25 @@ def test_a_written_number_on_squared_paper_is_read(digits):
     assert single.text == str(y[5]) and len(single.boxes) == 1
 
 
+def test_a_faint_digit_between_two_others_is_found(digits, monkeypatch):
+    X, y = digits
+    black, faint = np.zeros(3, np.float32), PAPER * 0.78   # a pencil-grey digit, a fifth of the pen's contrast
+    picture = page(160, 420)
+    for k, pen in enumerate([black, faint, black]):
+        write(picture, X[k], 40, 30 + 130 * k, 80, pen=pen)
+    found = find_digits(picture)
+    assert len(found.boxes) == 3 and 150 < found.boxes[1][0] < 200
+    monkeypatch.setattr("skdigits._images.faint_digits", lambda ink, *args: np.zeros_like(ink.mask))
+    assert len(find_digits(picture).boxes) == 2   # the thresholds alone miss it
+    monkeypatch.undo()
+    # Not where no digit is missing: before the first, after the last, or a mark smaller than a digit.
+    picture = page(160, 520)
+    for left, k, pen in [(10, 0, faint), (120, 1, black), (300, 2, black), (420, 3, faint)]:
+        write(picture, X[k], 40, left, 80, pen=pen)
+    write(picture, X[5], 65, 235, 30, pen=faint)   # a small faint mark in the gap
+    assert len(find_digits(picture).boxes) == 2
+
+
 def test_boxes_are_in_the_pictures_pixels(digits, tmp_path):
     X, _ = digits
     picture = np.uint8(write(page(1500, 2000), X[0], 600, 900, 400) * 255)
