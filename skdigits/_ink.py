@@ -454,15 +454,16 @@ def digit_groups(mask, min_height_ratio=0.3):
 
 
 def faint_digits(ink, labels, groups, boxes):
-    """Whole digits written too faintly for the ink's thresholds, in line with the digits found.
+    """Whole digits written too faintly for the ink's thresholds, in the gaps between the digits found.
 
     A thin pen in a small picture fades to a third of the other digits'
     contrast, below the hysteresis that keeps rulings and shadows out. A
-    mark is taken as such a digit only where a digit is missing: as tall
-    as the digits found (0.6 to 1.4 times their median height), in their
-    row, in a gap between two of them (before the first or after the last,
-    a margin line or the page's edge is as likely), clear of the picture's
-    border and, on ruled paper, darker than the rulings.
+    mark is taken as such a digit only where a digit is missing: in the
+    gap between two digits found (before the first or after the last, a
+    margin line or the page's edge is as likely), wholly inside it, as tall
+    as the digits (0.6 to 1.4 times their median height), level with the
+    two beside it, and, on ruled paper, darker than the rulings. Only the
+    gaps are searched, so this costs little on a large picture.
 
     Returns
     -------
@@ -471,8 +472,33 @@ def faint_digits(ink, labels, groups, boxes):
     """
     con, level, measured = ink.contrast, ink.level, ink.measured
     extra = np.zeros(con.shape, dtype=bool)
-    if not boxes or "floor" not in measured:
+    low = max(1.5 * measured.get("floor", 1.0), FAINT_DIGIT * level, 1.3 * measured.get("rulings", 0.0) + 0.03)
+    if len(boxes) < 2 or low >= measured.get("low", 0.0):
         return extra
+    height = float(np.median([bottom - top for _, top, _, bottom in boxes]))
+    found = np.isin(labels, np.asarray([i for g in groups for i in g]) + 1)
+    ordered = sorted(boxes)
+    for (_, top0, right, bottom0), (left, top1, _, bottom1) in zip(ordered, ordered[1:]):
+        if left - right < 0.2 * height:
+            continue  # no room for a digit
+        top, bottom = (top0 + top1) / 2, (bottom0 + bottom1) / 2  # the row, level with the two digits
+        y0, y1 = max(0, int(top - 0.5 * height)), min(con.shape[0], int(bottom + 0.5 * height) + 1)
+        gap = (slice(y0, y1), slice(right, left))
+        n, marks, stats, _ = cv2.connectedComponentsWithStats((con[gap] > low).astype(np.uint8), connectivity=8)
+        # A mark cut by the gap's edges reaches beyond it: not a digit of its own.
+        inside = ~_touches_border(stats, marks.shape)
+        inside[0] = False  # the background
+        for k in np.flatnonzero(inside):
+            x, y, w, h = stats[k, :4]
+            if not (0.6 * height <= h <= 1.4 * height) or w > 1.4 * height:
+                continue
+            if min(y0 + y + h, bottom) - max(y0 + y, top) < 0.6 * min(h, bottom - top):
+                continue  # above or below the row
+            piece = marks == k
+            if (piece & found[gap]).any():
+                continue
+            extra[gap] |= piece
+    return extra
     lefts, tops, rights, bottoms = (np.array(v) for v in zip(*boxes))
     height = float(np.median(bottoms - tops))
     row_top, row_bottom = float(np.median(tops)), float(np.median(bottoms))
