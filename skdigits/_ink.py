@@ -526,6 +526,31 @@ def faint_digits(ink, labels, groups, boxes):
     return extra
 
 
+def join_broken(stats, groups, short=0.75, wide=0.9, apart=0.2):
+    """Join neighbouring groups that are pieces of one digit broken by a faint stroke.
+
+    Two neighbours are joined when one of them is short (under ``short`` of
+    the groups' median height) and together they are no taller than 1.3
+    median heights and no wider than ``wide`` of one, with at most ``apart``
+    of one between them: two digits side by side are wider than that, and
+    two 1s are each of full height.
+    """
+    if len(groups) < 2:
+        return groups
+    boxes = [group_box(stats, g) for g in groups]
+    size = float(np.median([bottom - top for _, top, _, bottom in boxes]))
+    joined = [list(groups[0])]
+    for group in groups[1:]:
+        a, b = group_box(stats, joined[-1]), group_box(stats, group)
+        union = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+        if (min(a[3] - a[1], b[3] - b[1]) < short * size and union[3] - union[1] <= 1.3 * size
+                and union[2] - union[0] <= wide * size and b[0] - a[2] <= apart * size):
+            joined[-1] = joined[-1] + list(group)
+        else:
+            joined.append(list(group))
+    return joined
+
+
 def group_box(stats, group):
     """(left, top, right, bottom) of a group of components, in working coordinates."""
     x, y, w, h = (stats[group, k] for k in range(4))

@@ -194,6 +194,22 @@ def test_digit_groups_order_join_and_drop():
     assert boxes == [(40, 30, 70, 70), (120, 20, 126, 70)]
 
 
+def test_pieces_of_a_broken_digit_are_joined_and_two_digits_are_not():
+    mask = np.zeros((100, 400), bool)
+    mask[30:70, 20:24] = True                      # a "1"
+    mask[30:70, 30:34] = True                      # another "1" close beside it: kept apart
+    mask[30:52, 110:114] = True                    # a "1" broken in two by a faint stretch:
+    mask[56:70, 106:110] = True                    # side by side, too little overlap to be grouped
+    mask[30:70, 170:174] = mask[50:54, 170:190] = mask[30:70, 186:190] = True   # an "H"-like digit
+    mask[45:70, 196:200] = mask[45:49, 196:216] = True   # a short digit close beside it: too wide together
+    mask[30:70, 300:304] = True
+    labels, stats, groups = _ink.digit_groups(mask)
+    assert len(groups) == 7   # the broken "1" is two groups
+    boxes = [_ink.group_box(stats, g) for g in _ink.join_broken(stats, groups)]
+    assert [box[0] for box in boxes] == [20, 30, 106, 170, 196, 300]
+    assert boxes[2] == (106, 30, 114, 70)
+
+
 def test_thin_pens_are_thickened_to_mnist_strokes():
     mask = np.zeros((120, 120), bool)
     mask[10:110, 58:60] = True  # a 2-pixel "1" 100 pixels high: strokes of 0.02 of its height
