@@ -454,16 +454,18 @@ def digit_groups(mask, min_height_ratio=0.3):
 
 
 def faint_digits(ink, labels, groups, boxes):
-    """Whole digits written too faintly for the ink's thresholds, in the gaps between the digits found.
+    """Whole digits written too faintly for the ink's thresholds, in the gaps of the number.
 
     A thin pen in a small picture fades to a third of the other digits'
     contrast, below the hysteresis that keeps rulings and shadows out. A
-    mark is taken as such a digit only where a digit is missing: in the
-    gap between two digits found (before the first or after the last, a
-    margin line or the page's edge is as likely), wholly inside it, as tall
-    as the digits (0.6 to 1.4 times their median height), level with the
-    two beside it, and, on ruled paper, darker than the rulings. Only the
-    gaps are searched, so this costs little on a large picture.
+    mark is taken as such a digit only where a digit may be missing: in a
+    gap between two digits found, or within 2.5 digit heights beyond the
+    first or the last; wholly inside that region, as tall as the digits
+    (0.6 to 1.4 times their median height), level with the digits beside
+    it, and, on ruled paper, darker than the rulings. Beyond the ends, a
+    straight mark is more likely a margin line or the page's edge than a
+    1, and is left. Only these regions are searched, so this costs little
+    on a large picture.
 
     Returns
     -------
@@ -475,6 +477,42 @@ def faint_digits(ink, labels, groups, boxes):
     low = max(1.5 * measured.get("floor", 1.0), FAINT_DIGIT * level, 1.3 * measured.get("rulings", 0.0) + 0.03)
     if len(boxes) < 2 or low >= measured.get("low", 0.0):
         return extra
+    height = float(np.median([bottom - top for _, top, _, bottom in boxes]))
+    found = np.isin(labels, np.asarray([i for g in groups for i in g]) + 1)
+    ordered = sorted(boxes)
+    first, last = ordered[0], ordered[-1]
+    reach = int(round(2.5 * height))
+    # (left, right, top, bottom) of each region, and whether it lies beyond an end.
+    regions = [(a[2], b[0], (a[1] + b[1]) / 2, (a[3] + b[3]) / 2, False) for a, b in zip(ordered, ordered[1:])]
+    regions += [(max(0, first[0] - reach), first[0], first[1], first[3], True),
+                (last[2], min(con.shape[1], last[2] + reach), last[1], last[3], True)]
+    for right, left, top, bottom, end in regions:
+        if left - right < 0.2 * height:
+            continue  # no room for a digit
+        y0, y1 = max(0, int(top - 0.5 * height)), min(con.shape[0], int(bottom + 0.5 * height) + 1)
+        gap = (slice(y0, y1), slice(right, left))
+        n, marks, stats, _ = cv2.connectedComponentsWithStats((con[gap] > low).astype(np.uint8), connectivity=8)
+        # A mark cut by the region's edges reaches beyond it: not a digit of its own.
+        inside = ~_touches_border(stats, marks.shape)
+        inside[0] = False  # the background
+        for k in np.flatnonzero(inside):
+            x, y, w, h = stats[k, :4]
+            if not (0.6 * height <= h <= 1.4 * height) or w > 1.4 * height:
+                continue
+            if min(y0 + y + h, bottom) - max(y0 + y, top) < 0.6 * min(h, bottom - top):
+                continue  # above or below the row
+            piece = marks == k
+            if (piece & found[gap]).any() or (end and _straight(piece)):
+                continue
+            extra[gap] |= piece
+    return extra
+
+
+def _straight(piece):
+    """Whether a mark is a straight line: its pixels' spread across is under 0.3 of that along."""
+    ys, xs = np.nonzero(piece)
+    across, along = np.linalg.eigvalsh(np.cov(np.vstack([xs, ys]).astype(np.float64)))
+    return across < 0.09 * along
     height = float(np.median([bottom - top for _, top, _, bottom in boxes]))
     found = np.isin(labels, np.asarray([i for g in groups for i in g]) + 1)
     ordered = sorted(boxes)

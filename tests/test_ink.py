@@ -243,7 +243,7 @@ def test_a_written_number_on_squared_paper_is_read(digits):
     assert single.text == str(y[5]) and len(single.boxes) == 1
 
 
-def test_a_faint_digit_between_two_others_is_found(digits, monkeypatch):
+def test_a_faint_digit_in_a_number_is_found(digits, monkeypatch):
     X, y = digits
     black, faint = np.zeros(3, np.float32), PAPER * 0.78   # a pencil-grey digit, a fifth of the pen's contrast
     picture = page(160, 420)
@@ -254,12 +254,17 @@ def test_a_faint_digit_between_two_others_is_found(digits, monkeypatch):
     monkeypatch.setattr("skdigits._images.faint_digits", lambda ink, *args: np.zeros_like(ink.mask))
     assert len(find_digits(picture).boxes) == 2   # the thresholds alone miss it
     monkeypatch.undo()
-    # Not where no digit is missing: before the first, after the last, or a mark smaller than a digit.
-    picture = page(160, 520)
-    for left, k, pen in [(10, 0, faint), (120, 1, black), (300, 2, black), (420, 3, faint)]:
+    # After the last digit too, but not a straight line there (a margin line, the page's
+    # edge), nor a mark smaller than a digit in a gap.
+    picture = page(160, 620)
+    for left, k, pen in [(10, 0, black), (200, 1, black), (300, 2, faint)]:
         write(picture, X[k], 40, left, 80, pen=pen)
-    write(picture, X[5], 65, 235, 30, pen=faint)   # a small faint mark in the gap
-    assert len(find_digits(picture).boxes) == 2
+    picture[50:105, 384:387] = np.minimum(picture[50:105, 384:387], faint)
+    write(picture, X[5], 65, 125, 30, pen=faint)
+    boxes = find_digits(picture).boxes
+    assert len(boxes) == 3 and 300 <= boxes[2][0] < 360
+    monkeypatch.setattr(_ink, "_straight", lambda piece: False)
+    assert len(find_digits(picture).boxes) == 4   # the line is kept out because it is straight
 
 
 def test_boxes_are_in_the_pictures_pixels(digits, tmp_path):
