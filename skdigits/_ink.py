@@ -24,7 +24,10 @@ brought to a working size, then:
    the table (step 2) are the page's own edge and are dropped.
 7. ``digit_groups``: connected components; those touching the picture's
    border are dropped, the rest joined into digits by horizontal overlap,
-   small pieces given to the digit beside them or dropped as specks.
+   small pieces given to the digit beside them or dropped as specks. In a
+   number, ``join_broken`` joins two pieces of one digit broken by a faint
+   stretch, and ``faint_digits`` looks for a digit written too faintly for
+   the thresholds where one may be missing (between and beside the others).
 8. ``digit_patch``: one digit's ink, its stroke width brought to MNIST's,
    turned upright when the rulings show the page is turned.
 """
@@ -453,6 +456,10 @@ def digit_groups(mask, min_height_ratio=0.3):
     return labels, stats, groups
 
 
+# A faint digit in a number is taken down to this fraction of the pen's contrast.
+FAINT_DIGIT = 0.12
+
+
 def faint_digits(ink, labels, groups, boxes):
     """Whole digits written too faintly for the ink's thresholds, in the gaps of the number.
 
@@ -482,15 +489,16 @@ def faint_digits(ink, labels, groups, boxes):
     ordered = sorted(boxes)
     first, last = ordered[0], ordered[-1]
     reach = int(round(2.5 * height))
-    # (left, right, top, bottom) of each region, and whether it lies beyond an end.
+    # Each region's left and right, the row's top and bottom there (level with the
+    # digits beside it), and whether it lies beyond an end.
     regions = [(a[2], b[0], (a[1] + b[1]) / 2, (a[3] + b[3]) / 2, False) for a, b in zip(ordered, ordered[1:])]
     regions += [(max(0, first[0] - reach), first[0], first[1], first[3], True),
                 (last[2], min(con.shape[1], last[2] + reach), last[1], last[3], True)]
-    for right, left, top, bottom, end in regions:
-        if left - right < 0.2 * height:
+    for x0, x1, top, bottom, end in regions:
+        if x1 - x0 < 0.2 * height:
             continue  # no room for a digit
         y0, y1 = max(0, int(top - 0.5 * height)), min(con.shape[0], int(bottom + 0.5 * height) + 1)
-        gap = (slice(y0, y1), slice(right, left))
+        gap = (slice(y0, y1), slice(x0, x1))
         n, marks, stats, _ = cv2.connectedComponentsWithStats((con[gap] > low).astype(np.uint8), connectivity=8)
         # A mark cut by the region's edges reaches beyond it: not a digit of its own.
         inside = ~_touches_border(stats, marks.shape)
@@ -513,55 +521,6 @@ def _straight(piece):
     ys, xs = np.nonzero(piece)
     across, along = np.linalg.eigvalsh(np.cov(np.vstack([xs, ys]).astype(np.float64)))
     return across < 0.09 * along
-    height = float(np.median([bottom - top for _, top, _, bottom in boxes]))
-    found = np.isin(labels, np.asarray([i for g in groups for i in g]) + 1)
-    ordered = sorted(boxes)
-    for (_, top0, right, bottom0), (left, top1, _, bottom1) in zip(ordered, ordered[1:]):
-        if left - right < 0.2 * height:
-            continue  # no room for a digit
-        top, bottom = (top0 + top1) / 2, (bottom0 + bottom1) / 2  # the row, level with the two digits
-        y0, y1 = max(0, int(top - 0.5 * height)), min(con.shape[0], int(bottom + 0.5 * height) + 1)
-        gap = (slice(y0, y1), slice(right, left))
-        n, marks, stats, _ = cv2.connectedComponentsWithStats((con[gap] > low).astype(np.uint8), connectivity=8)
-        # A mark cut by the gap's edges reaches beyond it: not a digit of its own.
-        inside = ~_touches_border(stats, marks.shape)
-        inside[0] = False  # the background
-        for k in np.flatnonzero(inside):
-            x, y, w, h = stats[k, :4]
-            if not (0.6 * height <= h <= 1.4 * height) or w > 1.4 * height:
-                continue
-            if min(y0 + y + h, bottom) - max(y0 + y, top) < 0.6 * min(h, bottom - top):
-                continue  # above or below the row
-            piece = marks == k
-            if (piece & found[gap]).any():
-                continue
-            extra[gap] |= piece
-    return extra
-    lefts, tops, rights, bottoms = (np.array(v) for v in zip(*boxes))
-    height = float(np.median(bottoms - tops))
-    row_top, row_bottom = float(np.median(tops)), float(np.median(bottoms))
-    low = max(1.5 * measured["floor"], FAINT_DIGIT * level, 1.3 * measured["rulings"] + 0.03)
-    if low >= measured["low"]:
-        return extra
-    found = np.isin(labels, np.asarray([i for g in groups for i in g]) + 1)
-    n, marks, stats, _ = cv2.connectedComponentsWithStats((con > low).astype(np.uint8), connectivity=8)
-    border = _touches_border(stats, con.shape)
-    for k in range(1, n):
-        x, y, w, h = stats[k, :4]
-        if border[k] or not (0.6 * height <= h <= 1.4 * height) or w > 1.4 * height:
-            continue
-        overlap = min(y + h, row_bottom) - max(y, row_top)
-        if overlap < 0.6 * min(h, row_bottom - row_top):
-            continue  # not in the row
-        if np.any((np.minimum(rights, x + w) - np.maximum(lefts, x)) > 0):
-            continue  # over a digit found
-        if x + w > lefts.max() or x < rights.min():
-            continue  # not between two digits: a margin line or the page's edge is as likely
-        piece = marks == k
-        if (piece & found).any():
-            continue
-        extra |= piece
-    return extra
 
 
 def join_broken(stats, groups, short=0.75, wide=0.9, apart=0.2):
@@ -601,9 +560,6 @@ def group_box(stats, group):
 # brought to its median, 0.118.
 MNIST_STROKE = (0.085, 0.118, 0.3)
 
-
-# A faint digit beside the others is taken down to this fraction of the pen's contrast.
-FAINT_DIGIT = 0.12
 
 # Pages turned by less than this are left as they are.
 DESKEW_DEGREES = 3.0
