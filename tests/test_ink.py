@@ -245,7 +245,7 @@ def test_a_written_number_on_squared_paper_is_read(digits):
 
 def test_a_faint_digit_in_a_number_is_found(digits, monkeypatch):
     X, y = digits
-    black, faint = np.zeros(3, np.float32), PAPER * 0.78   # a pencil-grey digit, a fifth of the pen's contrast
+    black, faint = np.zeros(3, np.float32), PAPER * 0.78   # a pencil-grey digit, about a quarter of the pen's contrast
     picture = page(160, 420)
     for k, pen in enumerate([black, faint, black]):
         write(picture, X[k], 40, 30 + 130 * k, 80, pen=pen)
