@@ -65,7 +65,8 @@ def to_work_size(rgb):
     if max(height, width) > WORK_SIDE:
         scale = WORK_SIDE / max(height, width)
     elif min(height, width) < MIN_WORK_SIDE:
-        scale = max(1.0, min(MIN_WORK_SIDE / min(height, width), MAX_ENLARGED_SIDE / max(height, width)))
+        # Here the long side is at most WORK_SIDE, so the cap still enlarges at least twice.
+        scale = min(MIN_WORK_SIDE / min(height, width), MAX_ENLARGED_SIDE / max(height, width))
     if scale == 1.0:
         return rgb, 1.0
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
