@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._ink import WORK_SIDE, digit_groups, digit_patch, faint_digits, find_ink, group_box, join_broken
+from ._ink import (WORK_SIDE, digit_groups, digit_patch, edge_digits, faint_digits, find_ink, group_box,
+                   join_broken)
 
 __all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor"]
 
@@ -329,7 +330,7 @@ def _digits(ink, factor, single):
     """The ink grouped into digits: (labels, stats, groups, boxes in working pixels)."""
     labels, stats, groups = digit_groups(ink.mask)
     if not single:
-        groups = join_broken(stats, groups)
+        groups = edge_digits(labels, stats, join_broken(stats, groups), ink.mask.shape)
     boxes = [group_box(stats, g) for g in groups]
     # Nothing can be read in a mark a few pixels high, however alone it is.
     tall_enough = MIN_DIGIT_PIXELS / (ink.scale * factor)

@@ -6,9 +6,10 @@ brought to a working size, then:
 
 1. ``darkness``: the darkest colour channel, so that blue, black and red
    pens all count as dark on white paper (light-on-dark pictures are inverted).
-2. ``off_page``: wide regions that reach the border and are nearly black or
-   coloured where paper is grey (a table, the floor) hold no ink (dark ink
-   on light paper only: on a dark ground, what is darker than it is the ink).
+2. ``off_page``: wide regions that reach the border along much of their
+   extent there and are nearly black or coloured where paper is grey (a
+   table, the floor) hold no ink (dark ink on light paper only: on a dark
+   ground, what is darker than it is the ink).
 3. ``paper_level`` and ``contrast``: the paper's brightness under every pixel,
    a grey opening a quarter of the picture wide (wider than any stroke; an
    opening keeps a shadow's edge where it is), and each pixel's darkness
@@ -16,9 +17,10 @@ brought to a working size, then:
 4. ``pen_level``: the contrast of the strokes' cores, from the darkest marks
    inside the picture.
 5. ``find_rulings``: lines drawn across the whole page with paper on both
-   sides (ruled and squared paper), found by a Hough transform (not run when
-   the marks lie too far inside the picture for any line to cross the page);
-   on them only what is clearly darker than the ruling stays ink.
+   sides, not the table (ruled and squared paper), found by a Hough
+   transform (not run when the marks lie too far inside the picture for
+   any line to cross the page); on them only what is clearly darker than
+   the ruling stays ink.
 6. ``ink_mask``: hysteresis thresholding: the strokes' cores seed the ink,
    which grows through the strokes' anti-aliased edges. Marks that reach
    the table (step 2) are the page's own edge and are dropped.
@@ -26,8 +28,10 @@ brought to a working size, then:
    border are dropped, the rest joined into digits by horizontal overlap,
    small pieces given to the digit beside them or dropped as specks. In a
    number, ``join_broken`` joins two pieces of one digit broken by a faint
-   stretch, and ``faint_digits`` looks for a digit written too faintly for
-   the thresholds where one may be missing (between and beside the others).
+   stretch, ``edge_digits`` takes back a first or last digit that touches
+   the picture's side, and ``faint_digits`` looks for a digit written too
+   faintly for the thresholds where one may be missing (between and beside
+   the others, beyond the ends along the row's slope).
 8. ``digit_patch``: one digit's ink, its stroke width brought to MNIST's,
    turned upright when the rulings show the page is turned.
 """
@@ -175,6 +179,8 @@ def find_rulings(con, weak, min_length, page):
         thickness = _line_thickness(weak, xs, ys, dx, dy)
         if _beside(con, xs, ys, dx, dy, thickness / 2 + 3) > 0.5 * level:
             continue  # not paper on both sides: the edge of a pen stroke
+        if _beside(~page, xs, ys, dx, dy, thickness / 2 + 6) > 0:
+            continue  # off the page on one side: the page's own edge, or its shadow
         levels.append(level)
         angle = math.degrees(math.atan2(dy, dx))
         if abs(angle) < 30:
@@ -286,7 +292,24 @@ def off_page(rgb, dark):
     n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
     touching = _touches_border(stats, dark.shape)
     touching[0] = False
+    # What lies off the page fills the picture's edge along its whole extent there
+    # (a band, a corner); a thick coloured digit that reaches the edge only touches it.
+    for k in np.flatnonzero(touching):
+        x, y, w, h = stats[k, :4]
+        touching[k] = _along_border(labels[y:y + h, x:x + w] == k, x, y, dark.shape) >= 0.5
     return touching[labels]
+
+
+def _along_border(piece, x, y, shape):
+    """How much of a mark lies on the picture's border: the largest fraction of its
+    extent along one side of the picture that it covers there (0 when it does not reach it).
+
+    ``piece`` is the mark's own box, whose top-left corner is (``x``, ``y``) in a picture of ``shape``.
+    """
+    h, w = piece.shape
+    sides = [piece[:, 0].mean() if x == 0 else 0.0, piece[:, -1].mean() if x + w >= shape[1] else 0.0,
+             piece[0].mean() if y == 0 else 0.0, piece[-1].mean() if y + h >= shape[0] else 0.0]
+    return float(max(sides))
 
 
 class Ink:
@@ -468,12 +491,13 @@ def faint_digits(ink, labels, groups, boxes):
     contrast, below the hysteresis that keeps rulings and shadows out. A
     mark is taken as such a digit only where a digit may be missing: in a
     gap between two digits found, or within 2.5 digit heights beyond the
-    first or the last; wholly inside that region, as tall as the digits
-    (0.6 to 1.4 times their median height), level with the digits beside
-    it, and, on ruled paper, darker than the rulings. Beyond the ends, a
-    straight mark is more likely a margin line or the page's edge than a
-    1, and is left. Only these regions are searched, so this costs little
-    on a large picture.
+    first or the last (where the line through the digits' centres leads:
+    a number photographed askew runs up or down the picture); wholly inside
+    that region, as tall as the digits (0.6 to 1.4 times their median
+    height), level with the row there, and, on ruled paper, darker than
+    the rulings. Beyond the ends, a straight mark is more likely a margin
+    line or the page's edge than a 1, and is left. Only these regions are
+    searched, so this costs little on a large picture.
 
     Returns
     -------
@@ -490,15 +514,20 @@ def faint_digits(ink, labels, groups, boxes):
     ordered = sorted(boxes)
     first, last = ordered[0], ordered[-1]
     reach = int(round(2.5 * height))
+    # A number photographed askew runs up or down the picture: beyond its ends, the
+    # row is where the line through the digits' centres leads.
+    slope = _row_slope(ordered)
+    before = -slope * (first[0] - reach / 2 - (first[0] + first[2]) / 2)
+    after = slope * (last[2] + reach / 2 - (last[0] + last[2]) / 2)
     # Each region's left and right, the row's top and bottom there (level with the
     # digits beside it), and whether it lies beyond an end.
     regions = [(a[2], b[0], (a[1] + b[1]) / 2, (a[3] + b[3]) / 2, False) for a, b in zip(ordered, ordered[1:])]
-    regions += [(max(0, first[0] - reach), first[0], first[1], first[3], True),
-                (last[2], min(con.shape[1], last[2] + reach), last[1], last[3], True)]
+    regions += [(max(0, first[0] - reach), first[0], first[1] - before, first[3] - before, True),
+                (last[2], min(con.shape[1], last[2] + reach), last[1] + after, last[3] + after, True)]
     for x0, x1, top, bottom, end in regions:
         if x1 - x0 < 0.2 * height:
             continue  # no room for a digit
-        y0, y1 = max(0, int(top - 0.5 * height)), min(con.shape[0], int(bottom + 0.5 * height) + 1)
+        y0, y1 = max(0, int(top - 0.75 * height)), min(con.shape[0], int(bottom + 0.75 * height) + 1)
         gap = (slice(y0, y1), slice(x0, x1))
         n, marks, stats, _ = cv2.connectedComponentsWithStats((con[gap] > low).astype(np.uint8), connectivity=8)
         # A mark cut by the region's edges reaches beyond it: not a digit of its own.
@@ -515,6 +544,59 @@ def faint_digits(ink, labels, groups, boxes):
                 continue
             extra[gap] |= piece
     return extra
+
+
+def _row_slope(boxes):
+    """The slope (down per pixel right) of the line through the centres of boxes (left, top, right, bottom)."""
+    xs = np.array([(left + right) / 2 for left, _, right, _ in boxes])
+    ys = np.array([(top + bottom) / 2 for _, top, _, bottom in boxes])
+    if len(boxes) < 2 or np.ptp(xs) == 0:
+        return 0.0
+    return float(np.polyfit(xs, ys, 1)[0])
+
+
+def edge_digits(labels, stats, groups, shape):
+    """Add the digits at the ends of a number that touch the picture's left or right side.
+
+    ``digit_groups`` drops what touches the border: there, the table, the
+    page's edge and shadows reach into the picture. A number photographed
+    close to its ends can have its first or last digit touch the side. A
+    mark touching the left or right side (not the top or bottom) is taken
+    as such a digit when it is as tall as the digits (0.6 to 1.4 times
+    their median height) and no wider, lies in the row where the line
+    through the digits leads, within 2.5 digit heights of the end digit,
+    and is neither a straight line nor lying along the side over half its
+    height (the page's edge, its shadow).
+    """
+    if len(groups) < 2:
+        return groups
+    boxes = [group_box(stats, g) for g in groups]
+    height = float(np.median([bottom - top for _, top, _, bottom in boxes]))
+    slope = _row_slope(boxes)
+    first, last = boxes[0], boxes[-1]
+    used = {i for g in groups for i in g}
+    rows, cols = shape
+    x, y, w, h = (stats[:, k] for k in range(4))
+    # Touching the left or the right side, not both, nor the top or bottom.
+    sides = np.flatnonzero(((x == 0) != (x + w >= cols)) & (y > 0) & (y + h < rows))
+    before, after = [], []
+    for i in sides:
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        left = x == 0
+        if i in used or not (0.6 * height <= h <= 1.4 * height) or w > 1.4 * height:
+            continue
+        end = first if left else last
+        if not 0 <= (end[0] - x - w if left else x - end[2]) <= 2.5 * height:
+            continue
+        shift = slope * (x + w / 2 - (end[0] + end[2]) / 2)
+        top, bottom = end[1] + shift, end[3] + shift
+        if min(y + h, bottom) - max(y, top) < 0.6 * min(h, bottom - top):
+            continue  # above or below the row
+        piece = labels[y:y + h, x:x + w] == i + 1
+        if _straight(piece) or _along_border(piece, x, y, shape) > 0.5:
+            continue  # a page's edge: straight, or running along the picture's side
+        (before if left else after).append([i])
+    return before[:1] + list(groups) + after[:1]
 
 
 def _straight(piece):

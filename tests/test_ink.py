@@ -302,3 +302,65 @@ def test_find_ink_reports_its_levels_on_ruled_paper(digits):
     assert ink.angle == pytest.approx(0, abs=1) and ink.mask.any()
     # The rulings are gone from the ink: no row of the page is ink from side to side.
     assert ink.mask.mean(axis=1).max() < 0.5
+
+
+def test_the_pages_edge_beside_a_table_is_not_a_ruling(digits):
+    # The page's shadowed rim runs straight across a corner, with paper on one side:
+    # taken for a ruling, it raised every threshold and turned the digits by its angle.
+    X, _ = digits
+    picture = page(240, 360)
+    rows, cols = np.indices(picture.shape[:2])
+    edge = rows - 190 - cols * 50 / 180   # the page's edge, from (0, 190) to (180, 240)
+    picture[edge > 0] = [0.45, 0.42, 0.25]   # an olive table
+    rim = (edge > -6) & (edge <= 0)
+    picture[rim] *= 0.45
+    for k in range(3):
+        write(picture, X[k], 60, 60 + 90 * k, 70, pen=np.zeros(3, np.float32))
+    ink = _ink.find_ink(picture, light_ink=False)
+    assert ink.measured["rulings"] == 0 and ink.angle is None
+    assert ink.mask[60:130, 60:330].any()
+
+
+def test_a_thick_coloured_digit_at_the_pictures_side_is_on_the_page():
+    picture = page(240, 360)
+    pen = tuple(float(v) for v in BLUE_PEN)
+    cv2.line(picture, (305, 90), (370, 90), pen, 9)    # a thick blue "7" whose bar the photo cuts
+    cv2.line(picture, (362, 90), (320, 165), pen, 9)
+    picture[:, :20] = [0.45, 0.3, 0.2]                  # a table along the left side
+    off = _ink.off_page(picture, _ink.darkness(picture, light_ink=False))
+    assert off[120, 5] and not off[90, 330] and not off[130, 340]
+
+
+def test_a_faint_digit_beyond_the_end_of_a_sloping_number_is_found(digits, monkeypatch):
+    X, _ = digits
+    black, faint = np.zeros(3, np.float32), PAPER * 0.78
+    picture = page(260, 560)
+    for k in range(4):   # written downhill, the last digit faint
+        write(picture, X[k], 20 + 40 * k, 20 + 130 * k, 70, pen=faint if k == 3 else black)
+    boxes = find_digits(picture).boxes
+    assert len(boxes) == 4 and boxes[3][1] > 140
+    monkeypatch.setattr(_ink, "_row_slope", lambda boxes: 0.0)
+    assert len(find_digits(picture).boxes) == 3   # looked for level with the last digit, it is missed
+
+
+def test_a_digit_touching_the_pictures_side_ends_the_number(digits, monkeypatch):
+    X, y = digits
+    picture = page(160, 470)
+    for k in range(4):
+        write(picture, X[k], 40, 30 + 120 * k, 80, pen=np.zeros(3, np.float32))
+    picture = picture[:, :445].copy()   # the photo cuts into the last digit
+    assert (_ink.darkness(picture, light_ink=False)[:, -1] > 0.3).any()
+    reading = read_digits(np.uint8(picture * 255))
+    assert reading.text == "".join(str(v) for v in y[:4]) and reading.boxes[3][2] == 445
+    monkeypatch.setattr("skdigits._images.edge_digits", lambda labels, stats, groups, shape: groups)
+    assert len(find_digits(picture).boxes) == 3   # without the step, the cut digit is dropped
+    monkeypatch.undo()
+    # At the other side, neither the page's shadow lying along it nor a straight mark reaching it.
+    shadow, line = picture.copy(), picture.copy()
+    cv2.ellipse(shadow, (0, 75), (20, 28), 0, 0, 360, (0.3, 0.3, 0.3), -1)
+    cv2.line(line, (0, 105), (20, 45), (0.2, 0.2, 0.2), 3)
+    assert len(find_digits(shadow).boxes) == 4 and len(find_digits(line).boxes) == 4
+    monkeypatch.setattr(_ink, "_along_border", lambda piece, x, y, shape: 0.0)
+    assert len(find_digits(shadow).boxes) == 5
+    monkeypatch.setattr(_ink, "_straight", lambda piece: False)
+    assert len(find_digits(line).boxes) == 5
