@@ -467,10 +467,12 @@ def digit_groups(mask, min_height_ratio=0.3):
         else:
             groups.append([i])
     # A small piece (a dot, a stroke broken off) joins the digit above or below
-    # which it lies, if close; on its own it is never a digit.
+    # which it lies, if close; on its own it is never a digit. Close to the digit
+    # itself, not to the pieces it was given: a row of dots (where grid lines
+    # cross, darker than either) would otherwise be chained on below it.
+    cores = [group_box(stats, group) for group in groups]
     for i in small:
-        for group in groups:
-            left, top, right, bottom = group_box(stats, group)
+        for group, (left, top, right, bottom) in zip(groups, cores):
             dx, dy = (right - left) / 6, (bottom - top) / 3
             if (x[i] + w[i] >= left - dx and x[i] <= right + dx and y[i] + h[i] >= top - dy
                     and y[i] <= bottom + dy and stats[i, 4] >= 0.02 * stats[group, 4].sum()):

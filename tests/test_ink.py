@@ -194,6 +194,17 @@ def test_digit_groups_order_join_and_drop():
     assert boxes == [(40, 30, 70, 70), (120, 20, 126, 70)]
 
 
+def test_a_row_of_dots_is_not_chained_onto_a_digit():
+    # Where the lines of a grid cross, the paper is darker than on either line: dots
+    # in a row, each close to the one before, the first close below the digit.
+    mask = np.zeros((200, 100), bool)
+    mask[20:80, 40:44] = True                         # a "1"
+    for top in (88, 106, 124, 142, 160):
+        mask[top:top + 3, 41:44] = True
+    labels, stats, groups = _ink.digit_groups(mask)
+    assert len(groups) == 1 and _ink.group_box(stats, groups[0]) == (40, 20, 44, 91)
+
+
 def test_pieces_of_a_broken_digit_are_joined_and_two_digits_are_not():
     mask = np.zeros((100, 400), bool)
     mask[30:70, 20:24] = True                      # a "1"
