@@ -231,6 +231,23 @@ def test_thin_pens_are_thickened_to_mnist_strokes():
     assert width / 100 == pytest.approx(_ink.MNIST_STROKE[1], abs=0.03)
 
 
+def test_a_thick_pens_filled_loop_is_opened(monkeypatch):
+    con = np.zeros((80, 80), np.float32)
+    cv2.circle(con, (40, 40), 17, 0.8, -1)   # a "0" in a thick pen
+    cv2.circle(con, (40, 40), 5, 0.3, -1)    # its loop filled in, but lighter than the strokes
+    mask = con > 0.2
+    ink = _ink.Ink(con, mask, 0.8, 1.0, None)
+
+    def loop():
+        labels, stats, groups = _ink.digit_groups(mask)
+        patch = _ink.digit_patch(ink, labels, stats, groups[0])
+        return patch[patch.shape[0] // 2, patch.shape[1] // 2] / patch.max()
+
+    assert loop() < 0.25
+    monkeypatch.setattr(_ink, "THICK_STROKE", 1.0)
+    assert loop() > 0.3
+
+
 def test_a_digit_on_ruled_paper_under_a_shadow(digits, mnist_model):
     X, y = digits
     good = 0
