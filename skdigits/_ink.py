@@ -301,10 +301,12 @@ def off_page(rgb, dark):
 
 
 def _along_border(piece, x, y, shape):
-    """How much of a mark lies on the picture's border: the largest fraction of its
-    extent along one side of the picture that it covers there (0 when it does not reach it).
+    """How much of a mark lies along the picture's border.
 
-    ``piece`` is the mark's own box, whose top-left corner is (``x``, ``y``) in a picture of ``shape``.
+    The largest fraction of the mark's extent along a side of the picture
+    that it covers on that side (0 when it does not reach the border).
+    ``piece`` is the mark's own box, whose top-left corner is (``x``, ``y``)
+    in a picture of ``shape``.
     """
     h, w = piece.shape
     sides = [piece[:, 0].mean() if x == 0 else 0.0, piece[:, -1].mean() if x + w >= shape[1] else 0.0,
@@ -578,9 +580,9 @@ def edge_digits(labels, stats, groups, shape):
     first, last = boxes[0], boxes[-1]
     used = {i for g in groups for i in g}
     rows, cols = shape
-    x, y, w, h = (stats[:, k] for k in range(4))
+    lefts, tops, widths, heights = (stats[:, k] for k in range(4))
     # Touching the left or the right side, not both, nor the top or bottom.
-    sides = np.flatnonzero(((x == 0) != (x + w >= cols)) & (y > 0) & (y + h < rows))
+    sides = np.flatnonzero(((lefts == 0) != (lefts + widths >= cols)) & (tops > 0) & (tops + heights < rows))
     before, after = [], []
     for i in sides:
         x, y, w, h = (int(v) for v in stats[i, :4])
@@ -664,7 +666,9 @@ def digit_patch(ink, labels, stats, group):
 
     Only the pixels of the digit's own components (and a one-pixel rim for
     their anti-aliased edges) are kept, so a neighbouring digit or a speck
-    inside the box does not leak in.
+    inside the box does not leak in. In a thick pen (``THICK_STROKE``), the
+    lightest part of the ink (``LOOP_FILL``) is dropped first: the loops it
+    filled in stay lighter than its strokes.
     """
     left, top, right, bottom = group_box(stats, group)
     own = np.isin(labels[top:bottom, left:right], np.asarray(group) + 1)
