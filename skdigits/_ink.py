@@ -471,11 +471,14 @@ def digit_groups(mask, min_height_ratio=0.3):
     # A small piece (a dot, a stroke broken off) joins the digit above or below
     # which it lies, if close; on its own it is never a digit. Close to the digit
     # itself, not to the pieces it was given: a row of dots (where grid lines
-    # cross, darker than either) would otherwise be chained on below it.
+    # cross, darker than either) would otherwise be chained on below it. Close
+    # for a digit's height, even to a short piece: the half of a digit that a
+    # ruling cut in two is as far from the other half as a whole digit would be.
     cores = [group_box(stats, group) for group in groups]
+    typical = float(np.median([bottom - top for _, top, _, bottom in cores])) if cores else 0.0
     for i in small:
         for group, (left, top, right, bottom) in zip(groups, cores):
-            dx, dy = (right - left) / 6, (bottom - top) / 3
+            dx, dy = (right - left) / 6, max(bottom - top, typical) / 3
             if (x[i] + w[i] >= left - dx and x[i] <= right + dx and y[i] + h[i] >= top - dy
                     and y[i] <= bottom + dy and stats[i, 4] >= 0.02 * stats[group, 4].sum()):
                 group.append(i)

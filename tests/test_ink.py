@@ -205,6 +205,17 @@ def test_a_row_of_dots_is_not_chained_onto_a_digit():
     assert len(groups) == 1 and _ink.group_box(stats, groups[0]) == (40, 20, 44, 91)
 
 
+def test_the_halves_of_a_digit_cut_by_a_ruling_stay_one_digit():
+    mask = np.zeros((100, 300), bool)
+    for left in (20, 80, 200):
+        mask[30:70, left:left + 4] = True   # three "1"s, 40 pixels high
+    mask[30:44, 130:150] = True             # the top of a digit, 14 high...
+    mask[52:62, 132:136] = True             # ...and its foot, 10 high, below an erased ruling
+    labels, stats, groups = _ink.digit_groups(mask)
+    boxes = [_ink.group_box(stats, g) for g in groups]
+    assert boxes[2] == (130, 30, 150, 62) and len(groups) == 4
+
+
 def test_pieces_of_a_broken_digit_are_joined_and_two_digits_are_not():
     mask = np.zeros((100, 400), bool)
     mask[30:70, 20:24] = True                      # a "1"
