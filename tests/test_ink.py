@@ -162,6 +162,21 @@ def test_off_page_finds_a_table_in_a_corner():
     assert off[195, 195] and not off[10, 10] and not off[100, 62]
 
 
+def test_yellow_paper_in_a_shadow_is_on_the_page(digits):
+    # A legal pad half in shadow: the shaded paper is darker and coloured, as a
+    # wooden table is, but of the paper's own colour.
+    X, y = digits
+    picture = np.ones((200, 420, 3), np.float32) * np.array([0.95, 0.9, 0.6], np.float32)
+    for k in range(3):
+        write(picture, X[k], 50, 20 + 130 * k, 100, pen=np.zeros(3, np.float32))
+    picture[:, :200] *= 0.6
+    rows, cols = np.indices(picture.shape[:2])
+    picture[rows + cols > 560] = [0.45, 0.3, 0.2]   # and a brown table in a corner
+    off = _ink.off_page(picture, _ink.darkness(picture, light_ink=False))
+    assert not off[:, :200].any() and off[195, 415]
+    assert read_digits(np.uint8(picture * 255)).text == "".join(str(v) for v in y[:3])
+
+
 def test_light_ink_reaching_the_border_is_ink():
     # A white stroke on black (MNIST, a blackboard) that reaches the picture's edge
     # is dark-on-light "off the page" to off_page's measure; for light ink it is the ink.
