@@ -290,12 +290,20 @@ def off_page(rgb, dark):
     """
     bright = 1.0 - cv2.blur(dark, (5, 5))
     page = float(np.percentile(bright.ravel()[::16], 90))
+    dim = bright < 0.85 * page
+    if not _on_border(dim):
+        return np.zeros(dark.shape, dtype=bool)  # nothing darker than the paper reaches the border
     samples = rgb.reshape(-1, 3)[::16]
     lit = (bright >= 0.9 * page).ravel()[::16]
     paper = np.median(samples[lit] if lit.any() else samples, axis=0)
-    shade = rgb.mean(axis=2, keepdims=True) / max(float(paper.mean()), 1e-3)
-    colour = cv2.blur(np.abs(rgb - shade * paper).max(axis=2), (5, 5))
-    candidates = (bright < 0.2 * page) | ((colour > OTHER_COLOUR) & (bright < 0.85 * page))
+    channels = cv2.split(rgb)
+    shade = cv2.add(cv2.add(*channels[:2]), channels[2]) * (1.0 / max(3.0 * float(paper.mean()), 1e-3))
+    colour = None
+    for channel, value in zip(channels, paper):
+        apart = cv2.absdiff(channel, shade * float(value))
+        colour = apart if colour is None else cv2.max(colour, apart)
+    colour = cv2.blur(colour, (5, 5))
+    candidates = (bright < 0.2 * page) | ((colour > OTHER_COLOUR) & dim)
     if not _on_border(candidates):
         # The opening only takes pixels away: nothing there can reach the border after it.
         return np.zeros(dark.shape, dtype=bool)
