@@ -7,9 +7,9 @@ brought to a working size, then:
 1. ``darkness``: the darkest colour channel, so that blue, black and red
    pens all count as dark on white paper (light-on-dark pictures are inverted).
 2. ``off_page``: wide regions that reach the border along much of their
-   extent there and are nearly black or coloured where paper is grey (a
-   table, the floor) hold no ink (dark ink on light paper only: on a dark
-   ground, what is darker than it is the ink).
+   extent there and are nearly black, or darker than the paper and of
+   another colour (a table, the floor), hold no ink (dark ink on light
+   paper only: on a dark ground, what is darker than it is the ink).
 3. ``paper_level`` and ``contrast``: the paper's brightness under every pixel,
    a grey opening a quarter of the picture wide (wider than any stroke; an
    opening keeps a shadow's edge where it is), and each pixel's darkness
