@@ -500,7 +500,7 @@ def digit_groups(mask, min_height_ratio=0.3):
     # for a digit's height, even to a short piece: the half of a digit that a
     # ruling cut in two is as far from the other half as a whole digit would be.
     cores = [group_box(stats, group) for group in groups]
-    typical = float(np.median([bottom - top for _, top, _, bottom in cores])) if cores else 0.0
+    typical = _median_height(cores) if cores else 0.0
     for i in small:
         for group, (left, top, right, bottom) in zip(groups, cores):
             dx, dy = (right - left) / 6, max(bottom - top, typical) / 3
@@ -541,7 +541,7 @@ def faint_digits(ink, labels, groups, boxes):
     low = max(1.5 * measured.get("floor", 1.0), FAINT_DIGIT * level, 1.3 * measured.get("rulings", 0.0) + 0.03)
     if len(boxes) < 2 or low >= measured.get("low", 0.0):
         return extra
-    height = float(np.median([bottom - top for _, top, _, bottom in boxes]))
+    height = _median_height(boxes)
     found = np.isin(labels, np.asarray([i for g in groups for i in g]) + 1)
     ordered = sorted(boxes)
     first, last = ordered[0], ordered[-1]
@@ -549,13 +549,11 @@ def faint_digits(ink, labels, groups, boxes):
     # A number photographed askew runs up or down the picture: beyond its ends, the
     # row is where the line through the digits' centres leads.
     slope = _row_slope(ordered)
-    before = -slope * (first[0] - reach / 2 - (first[0] + first[2]) / 2)
-    after = slope * (last[2] + reach / 2 - (last[0] + last[2]) / 2)
     # Each region's left and right, the row's top and bottom there (level with the
     # digits beside it), and whether it lies beyond an end.
     regions = [(a[2], b[0], (a[1] + b[1]) / 2, (a[3] + b[3]) / 2, False) for a, b in zip(ordered, ordered[1:])]
-    regions += [(max(0, first[0] - reach), first[0], first[1] - before, first[3] - before, True),
-                (last[2], min(con.shape[1], last[2] + reach), last[1] + after, last[3] + after, True)]
+    regions += [(max(0, first[0] - reach), first[0], *_row_at(first, slope, first[0] - reach / 2), True),
+                (last[2], min(con.shape[1], last[2] + reach), *_row_at(last, slope, last[2] + reach / 2), True)]
     for x0, x1, top, bottom, end in regions:
         if x1 - x0 < 0.2 * height:
             continue  # no room for a digit
@@ -569,13 +567,29 @@ def faint_digits(ink, labels, groups, boxes):
             x, y, w, h = stats[k, :4]
             if not (0.6 * height <= h <= 1.4 * height) or w > 1.4 * height:
                 continue
-            if min(y0 + y + h, bottom) - max(y0 + y, top) < 0.6 * min(h, bottom - top):
+            if not _in_row(y0 + y, h, top, bottom):
                 continue  # above or below the row
             piece = marks == k
             if (piece & found[gap]).any() or (end and _straight(piece)):
                 continue
             extra[gap] |= piece
     return extra
+
+
+def _median_height(boxes):
+    """The median height of boxes (left, top, right, bottom)."""
+    return float(np.median([bottom - top for _, top, _, bottom in boxes]))
+
+
+def _row_at(box, slope, x):
+    """(top, bottom) of the row at ``x``: ``box``'s, moved along the row's slope from its centre."""
+    shift = slope * (x - (box[0] + box[2]) / 2)
+    return box[1] + shift, box[3] + shift
+
+
+def _in_row(y, h, top, bottom):
+    """Whether a mark from ``y`` down ``h`` pixels overlaps the row ``top``..``bottom`` by 0.6 of the shorter."""
+    return min(y + h, bottom) - max(y, top) >= 0.6 * min(h, bottom - top)
 
 
 def _row_slope(boxes):
@@ -603,7 +617,7 @@ def edge_digits(labels, stats, groups, shape):
     if len(groups) < 2:
         return groups
     boxes = [group_box(stats, g) for g in groups]
-    height = float(np.median([bottom - top for _, top, _, bottom in boxes]))
+    height = _median_height(boxes)
     slope = _row_slope(boxes)
     first, last = boxes[0], boxes[-1]
     used = {i for g in groups for i in g}
@@ -620,9 +634,7 @@ def edge_digits(labels, stats, groups, shape):
         end = first if left else last
         if not 0 <= (end[0] - x - w if left else x - end[2]) <= 2.5 * height:
             continue
-        shift = slope * (x + w / 2 - (end[0] + end[2]) / 2)
-        top, bottom = end[1] + shift, end[3] + shift
-        if min(y + h, bottom) - max(y, top) < 0.6 * min(h, bottom - top):
+        if not _in_row(y, h, *_row_at(end, slope, x + w / 2)):
             continue  # above or below the row
         piece = labels[y:y + h, x:x + w] == i + 1
         if _straight(piece) or _along_border(piece, x, y, shape) > 0.5:
@@ -650,7 +662,7 @@ def join_broken(stats, groups, short=0.75, wide=0.9, apart=0.2):
     if len(groups) < 2:
         return groups
     boxes = [group_box(stats, g) for g in groups]
-    size = float(np.median([bottom - top for _, top, _, bottom in boxes]))
+    size = _median_height(boxes)
     joined = [list(groups[0])]
     for group in groups[1:]:
         a, b = group_box(stats, joined[-1]), group_box(stats, group)
