@@ -188,9 +188,21 @@ def test_photos_quick(tmp_path):
     clean = result["conditions"]["clean"]
     assert clean["n_single"] == 4 and clean["n_number"] == 2
     assert clean["single_accuracy"] == 1.0 and 0 < clean["preprocess_ms_median"] < 1000
+    low, high = clean["single_ci95"]   # four out of four: still far from certain
+    assert 0.4 < low < 0.6 and high == pytest.approx(1.0)
     assert result["large_jpeg"]["n"] == 1 and result["large_jpeg"]["preprocess_ms_median"] > 0
     assert {"versions", "machine", "git_revision", "timestamp", "seed"} <= set(result)
     assert "clean: single" in printed and figure.stat().st_size > 10_000
+
+
+def test_wilson_interval():
+    from photos import wilson_interval
+
+    # With no success the upper bound is z^2 / (n + z^2).
+    assert wilson_interval(0, 10) == pytest.approx([0.0, 1.96 ** 2 / (10 + 1.96 ** 2)])
+    assert wilson_interval(54, 60) == pytest.approx([0.7985, 0.9534], abs=1e-4)
+    assert wilson_interval(276, 300)[1] - wilson_interval(276, 300)[0] < 0.07
+    assert wilson_interval(0, 0) is None
 
 
 def test_photo_generator_uses_test_digits_only():
