@@ -2,7 +2,9 @@
 
 Fits ``CNNDigitClassifier(random_state=SEED, augment_ink=True)`` (every other
 parameter at its default; ``skdigits._model_files.PRETRAINED_PARAMS``) on the
-60,000 MNIST training images, scores it on the 10,000 test images, saves it
+60,000 MNIST training images and on the first 30,000 of them rendered as small
+degraded photos and read back through ``to_mnist`` (``photo_digits.py``;
+``--photo-digits 0`` leaves them out), scores it on the 10,000 test images, saves it
 with ``skdigits.save_model`` and writes the record beside it:
 command, git revision, versions, machine, seed, test accuracy, fit seconds,
 epochs, file size and sha256. ``skdigits info`` and
@@ -17,9 +19,12 @@ import hashlib
 import os
 import sys
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import environment, timed, write_json  # noqa: E402
+from photo_digits import photo_digits  # noqa: E402
 
 from skdigits import CNNDigitClassifier, load_mnist, save_model  # noqa: E402
 from skdigits._model_files import PRETRAINED_PARAMS  # noqa: E402
@@ -32,12 +37,20 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-train", type=int, default=None, help="train on a subset (quick checks only)")
     parser.add_argument("--epochs", type=int, default=None, help="override the default epochs (quick checks only)")
+    parser.add_argument("--photo-digits", type=int, default=30000,
+                        help="training digits also rendered as photos and read back (0: MNIST alone)")
     parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "pretrained.safetensors"),
                         help="model file; the record goes beside it, same name with .json")
     args = parser.parse_args(argv)
 
     provenance = environment()  # before training: the revision the model is trained from
     X_train, X_test, y_train, y_test = load_mnist(n_train=args.n_train, random_state=args.seed)
+    n_mnist = len(y_train)
+    if args.photo_digits:
+        X_photo, y_photo = photo_digits(args.photo_digits, seed=args.seed)
+        order = np.random.default_rng(args.seed).permutation(n_mnist + len(y_photo))
+        X_train = np.concatenate([X_train, X_photo])[order]
+        y_train = np.concatenate([y_train, y_photo])[order]
     clf = CNNDigitClassifier(random_state=args.seed, verbose=2, **PRETRAINED_PARAMS)
     if args.epochs is not None:
         clf.set_params(epochs=args.epochs)
@@ -52,6 +65,8 @@ def main(argv=None):
         "seed": args.seed,
         "params": {k: v for k, v in clf.get_params().items() if k != "callbacks"},
         "n_train": len(y_train),
+        "n_train_mnist": n_mnist,
+        "n_train_photo_digits": len(y_train) - n_mnist,
         "n_test": len(y_test),
         "test_accuracy": accuracy,
         "test_errors": int(round((1 - accuracy) * len(y_test))),

@@ -214,6 +214,25 @@ def test_photo_generator_uses_test_digits_only():
     assert "X_test" in source and "X_train" not in source and "y_train" not in source
 
 
+def test_photo_digits_are_training_digits_read_back():
+    from photo_digits import photo_digits, render
+
+    from skdigits import load_pretrained
+
+    X_train, _, y_train, _ = load_mnist()
+    photo = render(X_train[0], np.random.default_rng(0))
+    assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3
+    assert min(photo.shape[:2]) >= 18 * 1.6 - 1   # a card around a digit 18 to 64 pixels high
+    X, y = photo_digits(40, n_jobs=1)
+    assert X.shape[1:] == (28, 28) and X.dtype == np.uint8 and 30 <= len(y) <= 40
+    assert len({image.tobytes() for image in X}) == len(X)
+    # The labels are the first 40 training labels, in order, less those of photos left out ...
+    rest = iter(y_train[:40].tolist())
+    assert all(label in rest for label in y.tolist())
+    # ... and each is its own photo's digit (not shifted by one left out): the images read as such.
+    assert (load_pretrained().predict(X) == y).mean() > 0.85
+
+
 def test_serve_load_quick(tmp_path):
     out = tmp_path / "load.json"
     printed = _run("serve_load.py", "--requests", 60, "--warmup", 5, "--bad-every", 6, "--output", out)
