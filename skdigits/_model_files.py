@@ -454,9 +454,11 @@ def _set_weights(path, estimator):
 def load_pretrained():
     """The CNNDigitClassifier that ships with skdigits, trained on MNIST.
 
-    It was trained on the 60,000 MNIST training images with the default
-    parameters and ``augment_ink=True`` (``PRETRAINED_PARAMS``) by
-    ``benchmarks/pretrained.py``; :func:`pretrained_record`
+    It was trained on the 60,000 MNIST training images, and on the first
+    30,000 of them rendered as small degraded photos and read back through
+    :func:`skdigits.to_mnist` (what the preprocessing makes of a digit in a
+    photo), with the default parameters and ``augment_ink=True``
+    (``PRETRAINED_PARAMS``) by ``benchmarks/pretrained.py``; :func:`pretrained_record`
     says when, from which revision, and how it scored on the 10,000 test
     images. Loading takes well under a second once TensorFlow is imported.
 
