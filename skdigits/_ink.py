@@ -514,11 +514,6 @@ def digit_groups(mask, min_height_ratio=0.3):
 
 # A faint digit in a number is taken down to this fraction of the pen's contrast.
 FAINT_DIGIT = 0.12
-# ... its pieces no further apart than this fraction of the digits' height are one
-# digit. Read right on 660 all-at-once numbers of benchmarks/photos.py: 604 with
-# the pieces taken apart, 604, 606 and 606 at 0.05, 0.1 and 0.15 (the other
-# conditions' 540 numbers read the same).
-FAINT_JOIN = 0.15
 
 
 def faint_digits(ink, labels, groups, boxes):
@@ -532,8 +527,7 @@ def faint_digits(ink, labels, groups, boxes):
     a number photographed askew runs up or down the picture); wholly inside
     that region, as tall as the digits (0.6 to 1.4 times their median
     height), level with the row there, and, on ruled paper, darker than
-    the rulings. Where such a stroke fades out, the digit breaks: pieces
-    closer than ``FAINT_JOIN`` of the digits' height are one mark. Beyond the ends, a straight mark is more likely a margin
+    the rulings. Beyond the ends, a straight mark is more likely a margin
     line or the page's edge than a 1, and is left. Only these regions are
     searched, so this costs little on a large picture.
 
@@ -552,7 +546,6 @@ def faint_digits(ink, labels, groups, boxes):
     ordered = sorted(boxes)
     first, last = ordered[0], ordered[-1]
     reach = int(round(2.5 * height))
-    join = max(3, int(round(FAINT_JOIN * height))) | 1
     # A number photographed askew runs up or down the picture: beyond its ends, the
     # row is where the line through the digits' centres leads.
     slope = _row_slope(ordered)
@@ -566,22 +559,17 @@ def faint_digits(ink, labels, groups, boxes):
             continue  # no room for a digit
         y0, y1 = max(0, int(top - 0.75 * height)), min(con.shape[0], int(bottom + 0.75 * height) + 1)
         gap = (slice(y0, y1), slice(x0, x1))
-        faint = con[gap] > low
-        # Where the stroke fades out, the digit breaks into pieces: those this close are one mark.
-        near = cv2.dilate(faint.astype(np.uint8), np.ones((join, join), np.uint8))
-        n, marks, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
-        marks[~faint] = 0
-        for k in range(1, n):
-            if stats[k, 3] < 0.6 * height:
-                continue  # too short even with the gaps between its pieces
-            piece = marks == k
-            x, y, w, h = cv2.boundingRect(piece.astype(np.uint8))
-            if x == 0 or y == 0 or x + w >= piece.shape[1] or y + h >= piece.shape[0]:
-                continue  # cut by the region's edges: it reaches beyond, not a digit of its own
+        n, marks, stats, _ = cv2.connectedComponentsWithStats((con[gap] > low).astype(np.uint8), connectivity=8)
+        # A mark cut by the region's edges reaches beyond it: not a digit of its own.
+        inside = ~_touches_border(stats, marks.shape)
+        inside[0] = False  # the background
+        for k in np.flatnonzero(inside):
+            x, y, w, h = stats[k, :4]
             if not (0.6 * height <= h <= 1.4 * height) or w > 1.4 * height:
                 continue
             if not _in_row(y0 + y, h, top, bottom):
                 continue  # above or below the row
+            piece = marks == k
             if (piece & found[gap]).any() or (end and _straight(piece)):
                 continue
             extra[gap] |= piece

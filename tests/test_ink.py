@@ -397,21 +397,6 @@ def test_a_faint_digit_beyond_the_end_of_a_sloping_number_is_found(digits, monke
     assert len(find_digits(picture).boxes) == 3   # looked for level with the last digit, it is missed
 
 
-def test_a_faint_digit_broken_in_pieces_is_one_digit(digits, monkeypatch):
-    X, y = digits
-    black, faint = np.zeros(3, np.float32), PAPER * 0.78
-    picture = page(160, 560)
-    for k in range(4):   # the last digit faint, its stroke faded out across the middle
-        write(picture, X[k], 40, 20 + 130 * k, 80, pen=faint if k == 3 else black)
-    picture[77:84, 400:500] = PAPER
-    found = find_digits(picture)
-    assert len(found.boxes) == 4
-    left, top, right, bottom = found.boxes[3]
-    assert top < 75 and bottom > 86   # both pieces, as one digit
-    monkeypatch.setattr(_ink, "FAINT_JOIN", 0.0)
-    assert len(find_digits(picture).boxes) == 3   # each piece alone is too short for a digit
-
-
 def test_a_digit_touching_the_pictures_side_ends_the_number(digits, monkeypatch):
     X, y = digits
     picture = page(160, 470)
