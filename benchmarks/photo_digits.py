@@ -15,15 +15,12 @@ differently: one digit on a small card, its own ruling and lighting models.
 
 import argparse
 import multiprocessing
-import os
 import sys
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from skdigits import ImageError, load_mnist, to_mnist  # noqa: E402
+from skdigits import ImageError, load_mnist, to_mnist
 
 # Blue-ish rulings lose more red than blue; grey ones lose all channels alike.
 BLUE_RULING = np.array([0.9, 0.5, 0.1])  # RGB
