@@ -233,6 +233,15 @@ def test_photo_digits_are_training_digits_read_back():
     assert (load_pretrained().predict(X) == y).mean() > 0.85
 
 
+def test_pretrained_quick(tmp_path):
+    out = tmp_path / "m.safetensors"
+    _run("pretrained.py", "--n-train", 300, "--epochs", 1, "--photo-digits", 60, "--output", out)
+    record = json.loads((tmp_path / "m.json").read_text())
+    assert record["n_train_mnist"] == 300 and 45 <= record["n_train_photo_digits"] <= 60
+    assert record["n_train"] == 300 + record["n_train_photo_digits"] and record["epochs_run"] == 1
+    assert record["file_bytes"] == out.stat().st_size and 0 < record["test_accuracy"] <= 1
+
+
 def test_serve_load_quick(tmp_path):
     out = tmp_path / "load.json"
     printed = _run("serve_load.py", "--requests", 60, "--warmup", 5, "--bad-every", 6, "--output", out)
