@@ -89,17 +89,16 @@ def _ruled(image, paper, size, rng):
 
 
 def _read_back(task):
-    """Render training digits start..stop with their own seed; (images, labels) of those ``to_mnist`` reads."""
-    start, stop, seed = task
-    X_train, _, y_train, _ = load_mnist()
+    """Render a chunk of digits with its own seed; (images, labels) of those ``to_mnist`` reads."""
+    digits, digit_labels, seed = task
     rng = np.random.default_rng(seed)
     images, labels = [], []
-    for i in range(start, stop):
+    for digit, label in zip(digits, digit_labels):
         try:
-            images.append(to_mnist(render(X_train[i], rng)))
+            images.append(to_mnist(render(digit, rng)))
         except ImageError:
             continue  # too faint to find: nothing to learn from
-        labels.append(y_train[i])
+        labels.append(label)
     return np.array(images, dtype=np.uint8).reshape(-1, 28, 28), np.array(labels, dtype=np.uint8)
 
 
@@ -109,7 +108,9 @@ def photo_digits(n, *, seed=0, n_jobs=2):
     Digits whose photo ``to_mnist`` rejects as blank are left out, so fewer
     than ``n`` can come back. Chunks of 2,000 digits, each seeded ``seed + start``.
     """
-    tasks = [(start, min(n, start + 2000), seed + start) for start in range(0, n, 2000)]
+    X_train, _, y_train, _ = load_mnist()
+    tasks = [(X_train[start:start + 2000][:n - start], y_train[start:start + 2000][:n - start], seed + start)
+             for start in range(0, n, 2000)]
     if n_jobs == 1:
         parts = [_read_back(task) for task in tasks]
     else:
