@@ -1,8 +1,12 @@
-"""Process-wide TensorFlow settings: thread pools."""
+"""Process-wide TensorFlow settings: thread pools and op determinism."""
 
 import os
 
 import tensorflow as tf
+
+# TensorFlow exports no way to ask whether op determinism is on; scikeras
+# asks through this same module.
+from tensorflow.python.framework import config as _tf_config
 
 # Variables through which joblib's loky workers and Dask's nannies tell each
 # worker process how many threads it may use (cores // n_jobs).
@@ -46,3 +50,27 @@ def limit_tensorflow_threads():
         # TensorFlow is already running: its pools are fixed for this process.
         return None
     return n_threads
+
+
+def settle_op_determinism():
+    """Have TensorFlow read its op-determinism setting now, before any seeded fit.
+
+    A seeded fit or build runs inside scikeras's ``tensorflow_random_state``,
+    which sets ``TF_DETERMINISTIC_OPS=1`` and then asks TensorFlow whether
+    determinism was already on, to switch it off again afterwards. TensorFlow
+    reads that variable only once, at the first such question: if the first
+    question comes from inside the context, the answer is "yes, already on",
+    determinism is never switched off, and every later unseeded fit in the
+    process fails in ``tf.data``'s shuffle ("Random ops require a seed").
+    Asking once at import, outside any seeded context, fixes the answer to
+    what the user's environment says.
+
+    Returns
+    -------
+    enabled : bool
+        Whether op determinism is on for this process now.
+    """
+    return bool(_tf_config.is_op_determinism_enabled())
+
+
+settle_op_determinism()

@@ -253,6 +253,28 @@ def test_reproducible_in_one_process_and_across_processes(tmp_path, digits):
     assert not np.array_equal(other.predict_proba(X[500:600]), first)
 
 
+_SEEDED_THEN_UNSEEDED = """
+import numpy as np
+from tensorflow.python.framework import config
+from skdigits import CNNDigitClassifier
+X = np.random.default_rng(0).random((40, 64)); y = np.arange(40) % 2
+CNNDigitClassifier(epochs=1, random_state=0).fit(X, y)
+CNNDigitClassifier(epochs=1).fit(X, y)
+print("determinism", config.is_op_determinism_enabled())
+"""
+
+
+def test_unseeded_fit_after_a_seeded_fit_in_a_fresh_process():
+    # Only a fresh process shows it: scikeras's seeded context must not leave
+    # TensorFlow's op determinism on, which makes unseeded shuffles fail.
+    env = {k: v for k, v in os.environ.items() if k != "TF_DETERMINISTIC_OPS"}
+    out = subprocess.run(
+        [sys.executable, "-c", _SEEDED_THEN_UNSEEDED], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["determinism", "False"]
+
+
 def test_pickle_joblib_and_keras_format(tmp_path, digits, fitted_digits):
     _, X_test, _, _ = digits
     expected = fitted_digits.predict_proba(X_test)
