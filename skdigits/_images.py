@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._ink import (WORK_SIDE, digit_groups, digit_patch, edge_digits, faint_digits, find_ink, group_box,
-                   join_broken)
+                   join_broken, thin_ends)
 
 __all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor"]
 
@@ -350,7 +350,8 @@ def _digits(ink, factor, single):
         # Marks much shorter than most digits beside them (a dash, a dot, smudges) are not digits.
         heights = [bottom - top for _, top, _, bottom in boxes]
         keep = [k for k, h in enumerate(heights) if h >= 0.45 * np.median(heights)]
-        groups, boxes = [groups[k] for k in keep], [boxes[k] for k in keep]
+        groups = thin_ends(labels, stats, [groups[k] for k in keep])
+        boxes = [group_box(stats, g) for g in groups]
     return labels, stats, groups, boxes
 
 

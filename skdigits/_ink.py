@@ -643,6 +643,42 @@ def edge_digits(labels, stats, groups, shape):
     return before[:1] + list(groups) + after[:1]
 
 
+# A straight mark at an end of a number whose stroke is thinner than this
+# fraction of the other digits' is the page's edge, not a 1.
+THIN_EDGE = 0.4
+
+
+def thin_ends(labels, stats, groups):
+    """Drop straight, thin marks at the ends of a number: the page's edge, not 1s.
+
+    Where the table beside the page is about as dark as a shadow and of the
+    paper's own hue, ``off_page`` cannot tell it from the page, and the
+    line where the page ends (its rim, a sliver of its shadow) is found
+    as a mark as tall as the digits, straight as a 1. One pen writes a
+    number, so its strokes are about as wide in every digit; the page's
+    edge is a hairline. A mark at the first or last place is dropped
+    (and the next one looked at) while it is straight and its stroke
+    is under ``THIN_EDGE`` of the median stroke of the digits that are
+    not straight. Only numbers of at least two such digits are looked at:
+    one digit is too little to know the pen by.
+    """
+    pieces = []
+    for group in groups:
+        left, top, right, bottom = group_box(stats, group)
+        piece = np.isin(labels[top:bottom, left:right], np.asarray(group) + 1)
+        pieces.append((_straight(piece), stroke_width(piece)))
+    curved = [width for straight, width in pieces if not straight]
+    if len(curved) < 2:
+        return groups
+    limit = THIN_EDGE * float(np.median(curved))
+    first, last = 0, len(groups)
+    while last - first > 2 and pieces[first][0] and pieces[first][1] < limit:
+        first += 1
+    while last - first > 2 and pieces[last - 1][0] and pieces[last - 1][1] < limit:
+        last -= 1
+    return groups[first:last]
+
+
 def _straight(piece):
     """Whether a mark is a straight line: its pixels' spread across is under 0.3 of that along."""
     ys, xs = np.nonzero(piece)

@@ -418,3 +418,42 @@ def test_a_digit_touching_the_pictures_side_ends_the_number(digits, monkeypatch)
     assert len(find_digits(shadow).boxes) == 5
     monkeypatch.setattr(_ink, "_straight", lambda piece: False)
     assert len(find_digits(line).boxes) == 5
+
+
+def test_a_hairline_at_an_end_of_a_number_is_the_pages_edge():
+    canvas = np.zeros((100, 400), np.uint8)
+    for centre in (110, 190, 270):
+        cv2.circle(canvas, (centre, 50), 20, 1, 7)   # three "0"s in a thick pen
+    mask = canvas.astype(bool)
+    mask[28:72, 40:42] = True      # a hairline before them: the page's edge
+    mask[28:72, 330:337] = True    # a "1" after them, in the same pen
+    labels, stats, groups = _ink.digit_groups(mask)
+    assert [_ink.group_box(stats, g)[0] for g in groups] == [40, 86, 166, 246, 330]
+    kept = _ink.thin_ends(labels, stats, groups)
+    assert [_ink.group_box(stats, g)[0] for g in kept] == [86, 166, 246, 330]
+    # Only at the ends: between two digits, a thin straight mark is left to the reader.
+    middle = canvas.astype(bool)
+    middle[28:72, 229:231] = True
+    labels, stats, groups = _ink.digit_groups(middle)
+    assert len(_ink.thin_ends(labels, stats, groups)) == len(groups) == 4
+    # One curved digit is too little to know the pen by.
+    one = np.zeros((100, 200), np.uint8)
+    cv2.circle(one, (110, 50), 20, 1, 7)
+    one = one.astype(bool)
+    one[28:72, 40:42] = True
+    labels, stats, groups = _ink.digit_groups(one)
+    assert len(_ink.thin_ends(labels, stats, groups)) == len(groups) == 2
+
+
+def test_the_pages_edge_beside_a_table_of_the_papers_hue_is_not_a_1(digits, monkeypatch):
+    X, y = digits
+    chosen = [k for k in range(len(y)) if y[k] != 1][:3]
+    picture = page(200, 440)
+    picture[:, :36] = PAPER * 0.45           # a grey table: as dark as a shadow, of the paper's hue
+    picture[45:155, 42:44] = 0.35            # the page's rim beside it, a hairline
+    for place, k in enumerate(chosen):
+        write(picture, X[k], 55, 80 + 115 * place, 90, pen=np.zeros(3, np.float32))
+    expected = "".join(str(y[k]) for k in chosen)
+    assert read_digits(np.uint8(picture * 255)).text == expected
+    monkeypatch.setattr(_ink, "THIN_EDGE", 0.0)
+    assert len(find_digits(picture).boxes) == 4   # without the step, the rim is read as a digit
