@@ -457,3 +457,26 @@ def test_the_pages_edge_beside_a_table_of_the_papers_hue_is_not_a_1(digits, monk
     assert read_digits(np.uint8(picture * 255)).text == expected
     monkeypatch.setattr(_ink, "THIN_EDGE", 0.0)
     assert len(find_digits(picture).boxes) == 4   # without the step, the rim is read as a digit
+
+
+def test_yellow_paper_is_made_neutral_before_its_darkness_is_read(digits):
+    # A yellow note on a grey desk: read by its darkest channel (blue, low on yellow
+    # paper), the note is darker than the desk, and the desk is not found off the page.
+    X, y = digits
+    chosen = [k for k in range(len(y)) if y[k] != 1][:3]
+    note = np.ones((200, 400, 3), np.float32) * np.float32([0.9, 0.77, 0.45])
+    for place, k in enumerate(chosen):
+        write(note, X[k], 55, 40 + 120 * place, 90)
+    turn = cv2.getRotationMatrix2D((200, 100), 8, 0.9)
+    turn[:, 2] += [30, 20]
+    picture = cv2.warpAffine(note, turn, (460, 240), borderMode=cv2.BORDER_CONSTANT, borderValue=(0.55, 0.52, 0.48))
+    balanced = _ink.paper_balanced(picture)
+    assert np.allclose(balanced[120, 230], balanced[120, 230].mean(), atol=0.01)   # the paper is grey
+    dark = _ink.darkness(balanced, light_ink=False)
+    assert dark[2, 2] > dark[120, 230] + 0.3                                          # and the desk darker
+    assert not _ink.off_page(picture, _ink.darkness(picture, light_ink=False)).any()
+    off = _ink.off_page(picture, _ink.darkness(balanced, light_ink=False))
+    assert off[2, 2] and off[237, 457] and not off[120, 230]
+    assert read_digits(np.uint8(picture * 255)).text == "".join(str(y[k]) for k in chosen)
+    # Near-white paper is left as it is.
+    assert _ink.paper_balanced(page()) is not None and np.array_equal(_ink.paper_balanced(page()), page())
