@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._ink import (WORK_SIDE, digit_groups, digit_patch, edge_digits, faint_digits, find_ink, group_box,
-                   join_broken, thin_ends)
+                   join_broken, long_lines, thin_ends)
 
 __all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor"]
 
@@ -341,9 +341,16 @@ def _digits(ink, factor, single):
     if single:
         # The largest digit, with whatever ink lies within half its height of it (a digit
         # written in two pieces that do not overlap).
-        main = int(np.argmax([stats[g, 4].sum() for g in groups]))
+        # A line across the page (its edge, a margin line) holds more ink than a digit.
+        pieces = [np.isin(labels[top:bottom, left:right], np.asarray(g) + 1)
+                  for g, (left, top, right, bottom) in zip(groups, boxes)]
+        lines = long_lines([max(r - l, b - t) for l, t, r, b in boxes], [stats[g, 4].sum() for g in groups], pieces)
+        if lines.all():
+            lines[:] = False
+        main = int(np.argmax([0 if line else stats[g, 4].sum() for g, line in zip(groups, lines)]))
         margin = (boxes[main][3] - boxes[main][1]) / 2
-        near = [i for g in groups for i in g if _boxes_near(group_box(stats, [i]), boxes[main], margin)]
+        near = [i for g, line in zip(groups, lines) if not line for i in g
+                if _boxes_near(group_box(stats, [i]), boxes[main], margin)]
         groups = [sorted(set(groups[main]) | set(near))]
         boxes = [group_box(stats, groups[0])]
     else:

@@ -58,8 +58,13 @@ NOISE_SIGMAS = 6.0
 # end points, not from this step, and a finer one found the same rulings on our
 # photos while costing a third of the time of reading a 280x280 drawing.
 HOUGH_THETA = math.pi / 180
-# A ruling is drawn across the page: marked on at least this fraction of its line through the page.
+# A ruling is drawn across the page: marked on at least this fraction of its line
+# through the page, from its first marked pixel to its last, which lie at least
+# RULING_SPAN of that line apart.
 RULING_COVER = 0.85
+RULING_SPAN = 0.5
+# A stretch that ends within this fraction of its line's length from the page's border runs to it.
+RULING_EDGE = 0.05
 
 
 def to_work_size(rgb):
@@ -116,11 +121,14 @@ def darkness(rgb, light_ink):
     return 1.0 - cv2.min(cv2.min(r, g), b)
 
 
-def paper_level(dark, window):
+def paper_level(dark, window, table=True):
     """The paper's darkness under each pixel: a grey opening of ``dark`` wider than the strokes.
 
     Computed on a copy reduced so the window is about 9 pixels, then
-    enlarged: the strokes are erased, the edges of shadows kept.
+    enlarged: the strokes are erased, the edges of shadows kept. With
+    ``table``, the level of a table beside the page is sharpened to its
+    edge (see ``_table_level``); not for light ink on a dark ground,
+    whose thick strokes can fill the picture to its border.
     """
     height, width = dark.shape
     factor = max(1.0, window / 9.0)
@@ -130,7 +138,56 @@ def paper_level(dark, window):
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     # No smoothing after the opening: it keeps a shadow's edge as sharp as it is.
     paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
-    return cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    return _table_level(dark, paper, 4 * factor) if table else paper
+
+
+# The finer opening that finds a table's level is computed where its square is
+# at most this many pixels wide: a tenth of the time at full size, as good.
+TABLE_SQUARE = 31
+
+
+def _table_level(dark, paper, side):
+    """``paper`` raised to the level of a table (the floor, a desk) beside the page.
+
+    ``paper_level`` opens a reduced copy, and enlarged again its level
+    rises over a few pixels where the picture steps from the page to a
+    darker table: just outside the page, the table is darker than the
+    level under it, and the page's edge comes out as a line of ink, taken
+    for a 1 or, in a picture of one digit, for the digit. A second grey
+    opening with a square ``side`` wide (wider than any pen stroke) holds
+    the step where it is. Only regions it raises that reach the picture's
+    border are taken: a table reaches it, a thick digit in the page does not.
+    """
+    height, width = dark.shape
+    side = int(round(side)) | 1
+    if side < 3:
+        return paper
+    ratio = min(1.0, TABLE_SQUARE / side)
+    if ratio < 1.0:
+        small = cv2.resize(dark, (max(1, round(width * ratio)), max(1, round(height * ratio))),
+                           interpolation=cv2.INTER_AREA)
+        fine = _open_in_picture(small, int(round(side * ratio)) | 1)
+        fine = cv2.resize(fine, (width, height), interpolation=cv2.INTER_LINEAR)
+    else:
+        fine = _open_in_picture(dark, side)
+    raised = (fine > paper + 0.02).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(raised, connectivity=8)
+    touching = _touches_border(stats, dark.shape)
+    touching[0] = False
+    if not touching.any():
+        return paper
+    return np.where(touching[labels], np.maximum(paper, fine), paper)
+
+
+def _open_in_picture(dark, side):
+    """Grey opening with a square ``side`` wide that does not reach beyond the picture.
+
+    Beyond the border is taken as blank paper: a mark as wide as half the
+    square, cut by the picture's side, is not kept as if it went on outside.
+    """
+    return cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((side, side), np.uint8),
+                            borderType=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def contrast(dark, paper):
@@ -169,7 +226,7 @@ def stroke_width(mask):
     return 2.0 * area / max(outline, 1.0)
 
 
-def find_rulings(con, weak, min_length, page):
+def find_rulings(con, weak, min_length, page, paper=None):
     """The long straight lines (ruled or squared paper) among the weak marks.
 
     Lines are found by a probabilistic Hough transform. A ruling is a
@@ -198,7 +255,7 @@ def find_rulings(con, weak, min_length, page):
     levels, angles = [], []
     lines = lines.reshape(-1, 4)[:300]
     # Lines not drawn across the page (marks that happen to line up, a stroke of a digit) are left.
-    for x0, y0, x1, y1 in lines[_crossings(weak, page, lines) >= RULING_COVER]:
+    for x0, y0, x1, y1 in lines[_crossings(weak, page, lines, paper) >= RULING_COVER]:
         length = math.hypot(x1 - x0, y1 - y0)
         t = np.linspace(0.0, 1.0, int(length) + 1)
         xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
@@ -225,13 +282,14 @@ def find_rulings(con, weak, min_length, page):
 def _too_far_in(weak, page):
     """Whether the marks lie so far inside the picture that no line through it is a ruling.
 
-    A ruling's line is marked on ``RULING_COVER`` of the page it crosses. A
-    line through the whole picture runs at least the marks' margin to the
-    nearest edge at both of its ends before reaching them, and is no longer
-    than the picture's diagonal: when twice the margin is more than the rest
-    of that diagonal, the Hough search can be skipped, its answer known. A
-    drawing in the middle of a blank canvas is such a picture. Only where
-    the whole picture is page (nothing is off it, which would shorten lines).
+    A ruling's line is marked on ``RULING_COVER`` of a stretch of at least
+    ``RULING_SPAN`` of the page it crosses. A line through the whole
+    picture runs at least the marks' margin to the nearest edge at both of
+    its ends before reaching them, and is no longer than the picture's
+    diagonal: when twice the margin is more than what that leaves unmarked
+    of the diagonal, the Hough search can be skipped, its answer known. A
+    small drawing in the middle of a blank canvas is such a picture. Only
+    where the whole picture is page (nothing is off it, which would shorten lines).
     """
     if not page.all():
         return False
@@ -241,14 +299,22 @@ def _too_far_in(weak, page):
     height, width = weak.shape
     # A pixel less: the line is sampled at rounded positions.
     margin = min(rows[0], cols[0], height - 1 - rows[-1], width - 1 - cols[-1]) - 1
-    return 2 * margin > (1 - RULING_COVER) * math.hypot(height, width)
+    return 2 * margin > (1 - RULING_COVER * RULING_SPAN) * math.hypot(height, width)
 
 
-def _crossings(weak, page, lines):
-    """Per line (x0, y0, x1, y1): the fraction of the page's pixels on the whole line through it that are marked.
+def _crossings(weak, page, lines, paper=None):
+    """Per line (x0, y0, x1, y1): how much of the page the whole line through it crosses is marked.
 
     Rulings are drawn across the whole page; a line that only runs along a
-    digit's stroke is paper once it leaves the digit.
+    digit's stroke is paper once it leaves the digit. The page is not
+    always known: a grey desk beside it is not told from a shadow, and
+    there a ruling ends where the paper does. So a line is measured from
+    its first marked pixel to its last: the fraction of that stretch that
+    is marked, or 0 unless the stretch spans at least ``RULING_SPAN`` of
+    the line's length through the page and, at each end, reaches the
+    page's border or something darker than the paper (``paper``, the
+    paper's darkness under each pixel, is 0.1 higher beyond that end than
+    along the stretch). A long stroke ends on paper.
     """
     height, width = weak.shape
     x0, y0, x1, y1 = (lines[:, k, None].astype(np.float64) for k in range(4))
@@ -259,8 +325,26 @@ def _crossings(weak, page, lines):
     inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
     xs, ys = np.where(inside, xs, 0), np.where(inside, ys, 0)
     on_page = inside & page[ys, xs]
-    marked = (on_page & weak[ys, xs]).sum(axis=1)
-    return marked / np.maximum(on_page.sum(axis=1), 1)
+    hits = on_page & weak[ys, xs]
+    marked = hits.sum(axis=1)
+    total = on_page.sum(axis=1)
+    first = np.argmax(hits, axis=1)
+    last = hits.shape[1] - 1 - np.argmax(hits[:, ::-1], axis=1)
+    counted = np.cumsum(on_page, axis=1)
+    rows = np.arange(len(lines))
+    stretch = counted[rows, last] - counted[rows, first] + 1
+    measured = (marked > 0) & (stretch >= RULING_SPAN * total)
+    for k in np.flatnonzero(measured & (stretch < (1.0 - 2 * RULING_EDGE) * total)):
+        along = on_page[k].copy()
+        along[:first[k]] = along[last[k] + 1:] = False
+        level = np.median(paper[ys[k, along], xs[k, along]]) if paper is not None else 0.0
+        for beyond in (slice(0, first[k]), slice(last[k] + 1, None)):
+            outside = np.flatnonzero(on_page[k, beyond]) + (beyond.start or 0)
+            if outside.size <= RULING_EDGE * total[k]:
+                continue  # the stretch runs to the page's border
+            if paper is None or np.median(paper[ys[k, outside], xs[k, outside]]) < level + 0.1:
+                measured[k] = False  # it ends on paper: a stroke, not a ruling
+    return np.where(measured, marked / np.maximum(stretch, 1), 0.0)
 
 
 def _beside(con, xs, ys, dx, dy, distance):
@@ -420,7 +504,7 @@ def find_ink(rgb, light_ink):
         outside = cv2.dilate(off_page(rgb, dark).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     # A window of a quarter of the picture is wider than any pen stroke on it,
     # and the opening keeps a shadow's edge where it is.
-    paper = paper_level(dark, short / 4)
+    paper = paper_level(dark, short / 4, table=not light_ink)
     con = np.where(outside, 0.0, contrast(dark, paper))
     median, spread = noise_level(con)
     floor = max(median + NOISE_SIGMAS * spread, 0.04)
@@ -428,7 +512,7 @@ def find_ink(rgb, light_ink):
     if level <= floor:
         return Ink(con, np.zeros_like(con, dtype=bool), level, scale, None)
     weak = con > floor
-    ruling, rulings, angle = find_rulings(con, weak, 0.4 * min(con.shape[1], con.shape[0] * 1.5), ~outside)
+    ruling, rulings, angle = find_rulings(con, weak, 0.4 * min(con.shape[1], con.shape[0] * 1.5), ~outside, paper)
     # On a ruling, only what is darker than halfway from that ruling to the pen
     # is ink: a pen stroke crossing it or running along it.
     ruled = ruling > 0
@@ -511,6 +595,10 @@ def digit_groups(mask, min_height_ratio=0.3):
     keep = np.flatnonzero(~border)
     if keep.size == 0:
         keep = np.arange(len(stats))
+    pieces = [labels[y[i]:y[i] + h[i], x[i]:x[i] + w[i]] == i + 1 for i in keep]
+    lines = long_lines(np.maximum(w[keep], h[keep]), stats[keep, 4], pieces)
+    if not lines.all():
+        keep = keep[~lines]
     tall = h[keep].max()
     big = keep[h[keep] >= min_height_ratio * tall]
     small = keep[h[keep] < min_height_ratio * tall]
@@ -541,6 +629,50 @@ def digit_groups(mask, min_height_ratio=0.3):
                 break
     groups.sort(key=lambda group: min(x[g] for g in group))
     return labels, stats, groups
+
+
+# A straight mark this many times longer than a curved mark of a like amount
+# of ink is a line (the page's edge, a margin line), not a 1.
+LONG_LINE = 3.0
+
+
+def long_lines(lengths, areas, pieces):
+    """Which marks are lines on or of the page rather than digits.
+
+    The largest or tallest mark sets the scale of what is a digit, and one
+    line across the page (a margin line, the page's own edge beside a
+    table) makes every digit a speck, or is itself taken for the digit. No
+    digit is ``LONG_LINE`` times longer than a curved mark with at least
+    0.3 of its ink: such a straight mark is a line. Specks are too small
+    to compare with, and where no mark is curved (a row of 1s), nothing is
+    a line.
+
+    Parameters
+    ----------
+    lengths, areas : array-like of shape (n,)
+        Each mark's longer side and its number of pixels.
+    pieces : list of ndarray of bool
+        Each mark's pixels, cut to its box.
+
+    Returns
+    -------
+    lines : ndarray of bool of shape (n,)
+    """
+    lengths, areas = np.asarray(lengths, dtype=np.float64), np.asarray(areas, dtype=np.float64)
+    lines = np.zeros(len(lengths), dtype=bool)
+    if len(lengths) < 2:
+        return lines
+    # The straightness test costs time on a grid's hundreds of pieces: only long
+    # marks and large ones are looked at, and only those can be compared with.
+    looked = (areas >= 5) & ((lengths > lengths.max() / LONG_LINE) | (areas >= 0.05 * areas.max()))
+    straight = np.zeros(len(lengths), dtype=bool)
+    for k in np.flatnonzero(looked):
+        straight[k] = _straight(pieces[k])
+    curved = looked & ~straight
+    for k in np.flatnonzero(straight):
+        like = curved & (areas >= 0.3 * areas[k])
+        lines[k] = bool(like.any()) and lengths[k] > LONG_LINE * lengths[like].max()
+    return lines
 
 
 # A faint digit in a number is taken down to this fraction of the pen's contrast.

@@ -126,18 +126,18 @@ def test_rulings_are_found_and_a_digit_stroke_is_not(digits):
 
 
 def test_ruling_search_is_skipped_only_where_no_ruling_can_pass(monkeypatch):
-    weak = np.zeros((280, 280), bool)
-    weak[60:220, 120:150] = True  # a drawn "1" in the middle of a blank canvas
+    weak = np.zeros((400, 400), bool)
+    weak[170:230, 195:205] = True  # a drawn "1" in the middle of a blank canvas
     con = weak.astype(np.float32)
     whole = np.ones(weak.shape, bool)
     assert _ink._too_far_in(weak, whole)
-    skipped = _ink.find_rulings(con, weak, 112, whole)
+    skipped = _ink.find_rulings(con, weak, 40, whole)
     monkeypatch.setattr(_ink, "_too_far_in", lambda *args: False)
-    searched = _ink.find_rulings(con, weak, 112, whole)
+    searched = _ink.find_rulings(con, weak, 40, whole)
     assert skipped[1:] == searched[1:] == (0.0, None) and not searched[0].any()
     monkeypatch.undo()
     near_edge = weak.copy()
-    near_edge[270:272, 100:200] = True  # a mark near the bottom edge: a line through it could be a ruling
+    near_edge[390:392, 100:300] = True  # a mark near the bottom edge: a line through it could be a ruling
     assert not _ink._too_far_in(near_edge, whole)
     whole[0, 0] = False  # part of the picture is off the page: lines through it are shorter
     assert not _ink._too_far_in(weak, whole)
@@ -411,7 +411,7 @@ def test_a_digit_touching_the_pictures_side_ends_the_number(digits, monkeypatch)
     monkeypatch.undo()
     # At the other side, neither the page's shadow lying along it nor a straight mark reaching it.
     shadow, line = picture.copy(), picture.copy()
-    cv2.ellipse(shadow, (0, 75), (20, 28), 0, 0, 360, (0.3, 0.3, 0.3), -1)
+    cv2.ellipse(shadow, (0, 75), (16, 28), 0, 0, 360, (0.3, 0.3, 0.3), -1)
     cv2.line(line, (0, 105), (20, 45), (0.2, 0.2, 0.2), 3)
     assert len(find_digits(shadow).boxes) == 4 and len(find_digits(line).boxes) == 4
     monkeypatch.setattr(_ink, "_along_border", lambda piece, x, y, shape: 0.0)
@@ -480,3 +480,69 @@ def test_yellow_paper_is_made_neutral_before_its_darkness_is_read(digits):
     assert read_digits(np.uint8(picture * 255)).text == "".join(str(y[k]) for k in chosen)
     # Near-white paper is left as it is.
     assert _ink.paper_balanced(page()) is not None and np.array_equal(_ink.paper_balanced(page()), page())
+
+
+def _page_on_grey_desk(lines=0, angle=0.0):
+    """A page on a neutral grey desk, which ``off_page`` cannot tell from a shadow, and where the page is."""
+    sheet = np.ones((200, 340, 3), np.float32) * PAPER
+    if lines:
+        for top in range(20, 200, lines):
+            sheet[top:top + 2] = RULING
+    turn = cv2.getRotationMatrix2D((170, 100), angle, 1.0)
+    turn[:, 2] += [60, 20]
+    grey = (0.45, 0.45, 0.45)
+    picture = cv2.warpAffine(sheet, turn, (400, 240), borderMode=cv2.BORDER_CONSTANT, borderValue=grey)
+    on_page = cv2.warpAffine(np.ones((200, 340), np.float32), turn, (400, 240)) > 0.5
+    return picture, on_page
+
+
+def test_the_edge_of_a_page_on_a_grey_desk_is_no_ink(monkeypatch):
+    picture, on_page = _page_on_grey_desk(angle=8)
+    assert not _ink.off_page(picture, _ink.darkness(picture, light_ink=False)).any()   # not found off the page...
+    page_mask = on_page.astype(np.uint8)
+    near_edge = (cv2.dilate(page_mask, np.ones((9, 9), np.uint8)) > cv2.erode(page_mask, np.ones((9, 9), np.uint8)))
+    near_edge[:3] = near_edge[-3:] = False   # marks reaching the picture's border are dropped anyway
+    near_edge[:, :3] = near_edge[:, -3:] = False
+
+    def marks_along_the_edge():
+        mask = _ink.find_ink(picture, light_ink=False).mask
+        n, labels = cv2.connectedComponents(mask.astype(np.uint8))
+        return [k for k in range(1, n) if near_edge[labels == k].all()]
+
+    assert not marks_along_the_edge()   # ...but its edge is no line of ink
+    monkeypatch.setattr(_ink, "_table_level", lambda dark, paper, side: paper)
+    assert len(marks_along_the_edge()) >= 5   # pieces of a line along the page's edge
+
+
+def test_rulings_that_end_at_a_grey_desk_are_rulings(monkeypatch):
+    picture, on_page = _page_on_grey_desk(lines=24)
+    ink = _ink.find_ink(picture, light_ink=False)
+    assert ink.measured["rulings"] > 0 and ink.angle == pytest.approx(0, abs=1)
+    assert not ink.mask[on_page].any()              # erased: only rulings on this page
+    monkeypatch.setattr(_ink, "RULING_SPAN", 1.0)   # a ruling must run the whole picture, as before
+    assert _ink.find_ink(picture, light_ink=False).measured["rulings"] == 0
+
+
+def test_a_line_across_the_page_is_not_a_digit():
+    lengths, areas = [300, 60, 55, 58], [900, 500, 450, 120]
+    line = np.zeros((300, 3), bool); line[:] = True
+    ring = np.zeros((60, 50), np.uint8); cv2.circle(ring, (25, 30), 20, 1, 6)
+    one = np.zeros((58, 6), bool); one[:] = True
+    pieces = [line, ring.astype(bool), ring[:55].astype(bool), one]
+    assert _ink.long_lines(lengths, areas, pieces).tolist() == [True, False, False, False]
+    # A row of 1s has nothing curved to compare with; specks are too small to.
+    assert not _ink.long_lines([300, 58], [900, 120], [line, one]).any()
+    assert not _ink.long_lines([300, 8], [900, 40], [line, ring[:8, :8].astype(bool)]).any()
+
+
+def test_a_single_digit_beside_a_long_line_is_the_digit(digits, monkeypatch):
+    X, y = digits
+    k = next(k for k in range(len(y)) if y[k] != 1)
+    picture = write(page(300, 300), X[k], 100, 120, 100)
+    picture[30:260, 36:48] = [0.8, 0.2, 0.2]   # a red line, not across the page: longer and heavier than the digit
+    found = find_digits(picture, single=True)
+    assert len(found.boxes) == 1 and found.boxes[0][0] > 100
+    never = lambda lengths, areas, pieces: np.zeros(len(areas), bool)  # noqa: E731
+    monkeypatch.setattr("skdigits._images.long_lines", never)
+    monkeypatch.setattr(_ink, "long_lines", never)
+    assert find_digits(picture, single=True).boxes[0][0] < 50   # without the step, the line is taken
