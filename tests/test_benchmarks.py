@@ -195,6 +195,32 @@ def test_photos_quick(tmp_path):
     assert "clean: single" in printed and figure.stat().st_size > 10_000
 
 
+def test_photos_other_quick(tmp_path):
+    out = tmp_path / "other.json"
+    printed = _run("photos_other.py", "--n-single", 3, "--n-number", 3, "--output", out)
+    result = json.loads(out.read_text())
+    assert result["results"]["single"]["n"] == 3 and result["results"]["number"]["n"] == 3
+    assert sum(rows["number"]["n"] for rows in result["results"]["by_lines"].values()) == 3
+    assert 0 < result["results"]["read_ms_median"] < 5000
+    assert {"versions", "machine", "git_revision", "timestamp", "seed"} <= set(result)
+    assert " number: " in printed
+
+
+def test_second_photo_generator_uses_test_digits_only_and_keeps_digits_readable():
+    import inspect
+
+    import photos_other
+
+    source = inspect.getsource(photos_other)
+    assert "X_test" in source and "X_train" not in source and "y_train" not in source
+    _, X, _, _ = load_mnist(n_test=8, random_state=0)
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        photo, (paper, lines) = photos_other.make_photo(X[k:k + 2], rng)
+        assert photo.dtype == np.uint8 and photo.shape[2] == 3 and paper in photos_other.PAPERS
+        assert lines in photos_other.STYLES and min(photo.shape[:2]) >= 2 * 28
+
+
 def test_wilson_interval():
     from photos import wilson_interval
 
