@@ -186,13 +186,9 @@ def main(argv=None):
         for _ in range(args.n_single):
             i = int(rng.integers(len(y_test)))
             photo = make_photo([X_test[i]], condition, rng)
-            start = time.perf_counter()
-            try:
-                image = to_mnist(photo[:, :, ::-1])
-                seconds.append(time.perf_counter() - start)
-                label = int(model.predict(image[None])[0])
-            except ImageError:
-                image, label = None, None
+            label, spent = read_single(photo, model)
+            if spent is not None:
+                seconds.append(spent)
             singles.append(label == int(y_test[i]))
             examples.append((condition, _thumbnail(photo), str(y_test[i]), "" if label is None else str(label)))
         for _ in range(args.n_number):
@@ -200,10 +196,7 @@ def main(argv=None):
             idx = rng.integers(len(y_test), size=n)
             photo = make_photo(X_test[idx], condition, rng)
             truth = "".join(str(v) for v in y_test[idx])
-            try:
-                text = read_digits(photo[:, :, ::-1], model).text
-            except ImageError:
-                text = ""
+            text = read_number(photo, model)
             numbers.append(text == truth)
             examples.append((condition, _thumbnail(photo), truth, text))
         results[condition] = {
@@ -254,6 +247,28 @@ def main(argv=None):
     if args.examples:
         _draw_examples(args.examples, examples, rng)
     return 0
+
+
+def read_single(photo, model):
+    """What ``skdigits predict`` reads in a photo (BGR) of one digit.
+
+    Returns (label, seconds of preprocessing), or (None, None) when no digit is found.
+    """
+    start = time.perf_counter()
+    try:
+        image = to_mnist(photo[:, :, ::-1])
+    except ImageError:
+        return None, None
+    spent = time.perf_counter() - start
+    return int(model.predict(image[None])[0]), spent
+
+
+def read_number(photo, model):
+    """The text ``read_digits`` reads in a photo (BGR) of a number; "" when it finds no digit."""
+    try:
+        return read_digits(photo[:, :, ::-1], model).text
+    except ImageError:
+        return ""
 
 
 def wilson_interval(successes, n, z=1.96):

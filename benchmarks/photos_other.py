@@ -37,9 +37,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import environment, write_json  # noqa: E402
-from photos import wilson_interval  # noqa: E402
+from photos import read_number, read_single, wilson_interval  # noqa: E402
 
-from skdigits import ImageError, load_mnist, load_model, load_pretrained, read_digits, to_mnist  # noqa: E402
+from skdigits import load_mnist, load_model, load_pretrained  # noqa: E402
 
 PAPERS = {"white": (245, 245, 242), "cream": (215, 235, 245), "grey": (205, 210, 212), "yellow": (150, 235, 250)}  # BGR
 STYLES = ("plain", "ruled", "college", "squared", "dotted")
@@ -184,25 +184,17 @@ def main(argv=None):
     for _ in range(args.n_single):
         i = int(rng.integers(len(y_test)))
         photo, kind = make_photo(X_test[i:i + 1], rng)
-        start = time.perf_counter()
-        try:
-            image = to_mnist(photo[:, :, ::-1])
-            seconds.append(time.perf_counter() - start)
-            label = int(model.predict(image[None])[0])
-        except ImageError:
-            label = None
+        label, spent = read_single(photo, model)
+        if spent is not None:
+            seconds.append(spent)
         singles.append((kind, label == int(y_test[i])))
     for _ in range(args.n_number):
         idx = rng.integers(len(y_test), size=int(rng.integers(1, 9)))
         photo, kind = make_photo(X_test[idx], rng)
-        truth = "".join(str(v) for v in y_test[idx])
         start = time.perf_counter()
-        try:
-            text = read_digits(photo[:, :, ::-1], model).text
-        except ImageError:
-            text = ""
+        text = read_number(photo, model)
         seconds.append(time.perf_counter() - start)
-        numbers.append((kind, text == truth))
+        numbers.append((kind, text == "".join(str(v) for v in y_test[idx])))
     results = {"single": _rates([ok for _, ok in singles]), "number": _rates([ok for _, ok in numbers]),
                "by_paper": {kind: {"single": _rates([ok for (k, _), ok in singles if k == kind]),
                                    "number": _rates([ok for (k, _), ok in numbers if k == kind])} for kind in PAPERS},
