@@ -76,6 +76,19 @@ def test_polarity_colour_and_alpha(test_digits, rng):
     assert best_shift_correlation(reference, to_mnist(gray / 255.0)) > 0.95
 
 
+def test_a_page_on_a_dark_desk_is_dark_ink_on_light(test_digits):
+    from skdigits._images import dark_ink
+
+    # A grey page in a shadow fills a quarter of the photo, the dark desk all the rest:
+    # the picture's median is dark, as its border is, but the page in the middle is not.
+    picture = np.full((300, 400, 3), 0.12, np.float32)
+    picture[75:225, 100:300] = 0.55
+    assert dark_ink(picture)
+    # MNIST itself, and chalk on a blackboard: dark in the middle and at the border.
+    X, _ = test_digits
+    assert not dark_ink(np.repeat(X[0][:, :, None] / 255.0, 3, axis=2).astype(np.float32))
+
+
 def test_explicit_invert(test_digits, rng):
     X, _ = test_digits
     page = photo(X[2], rng, noise=0)
