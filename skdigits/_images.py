@@ -212,10 +212,10 @@ def dark_ink(rgb, invert="auto"):
     if invert != "auto":
         return bool(invert)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    height, width = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if not (np.median(gray[::2, ::2]) < DARK_GROUND and np.median(border) < DARK_GROUND):
         return True
+    height, width = gray.shape
     middle = gray[height // 4:height - height // 4, width // 4:width - width // 4]
     return bool(np.percentile(middle, 15) >= DARK_GROUND)
 

@@ -335,15 +335,18 @@ def _crossings(weak, page, lines, paper=None):
     stretch = counted[rows, last] - counted[rows, first] + 1
     measured = (marked > 0) & (stretch >= RULING_SPAN * total)
     for k in np.flatnonzero(measured & (stretch < (1.0 - 2 * RULING_EDGE) * total)):
-        along = on_page[k].copy()
-        along[:first[k]] = along[last[k] + 1:] = False
-        level = np.median(paper[ys[k, along], xs[k, along]]) if paper is not None else 0.0
+        level = None
         for beyond in (slice(0, first[k]), slice(last[k] + 1, None)):
             outside = np.flatnonzero(on_page[k, beyond]) + (beyond.start or 0)
             if outside.size <= RULING_EDGE * total[k]:
                 continue  # the stretch runs to the page's border
+            if paper is not None and level is None:
+                along = on_page[k].copy()
+                along[:first[k]] = along[last[k] + 1:] = False
+                level = np.median(paper[ys[k, along], xs[k, along]])
             if paper is None or np.median(paper[ys[k, outside], xs[k, outside]]) < level + 0.1:
                 measured[k] = False  # it ends on paper: a stroke, not a ruling
+                break
     return np.where(measured, marked / np.maximum(stretch, 1), 0.0)
 
 
