@@ -19,8 +19,9 @@ brought to a working size, then:
 5. ``find_rulings``: lines drawn across the whole page with paper on both
    sides, not the table (ruled and squared paper), found by a Hough
    transform (not run when the marks lie too far inside the picture for
-   any line to cross the page); on them only what is clearly darker than
-   the ruling stays ink.
+   any line to cross the page), each segment moved onto the middle of its
+   marks and followed across the page; on them only what is clearly
+   darker than the ruling stays ink.
 6. ``ink_mask``: hysteresis thresholding: the strokes' cores seed the ink,
    which grows through the strokes' anti-aliased edges. Marks that reach
    the table (step 2) are the page's own edge and are dropped.
@@ -65,6 +66,9 @@ RULING_COVER = 0.85
 RULING_SPAN = 0.5
 # A stretch that ends within this fraction of its line's length from the page's border runs to it.
 RULING_EDGE = 0.05
+# A ruling's stretch ends at marks that have more marked than unmarked pixels
+# within this fraction of the picture's height plus width along the line.
+RULING_DENSE_REACH = 0.01
 
 
 def to_work_size(rgb):
@@ -255,7 +259,8 @@ def find_rulings(con, weak, min_length, page, paper=None):
     levels, angles = [], []
     lines = lines.reshape(-1, 4)[:300]
     # Lines not drawn across the page (marks that happen to line up, a stroke of a digit) are left.
-    for x0, y0, x1, y1 in lines[_crossings(weak, page, lines, paper) >= RULING_COVER]:
+    cover, stretches = _crossings(weak, page, _refined(weak, lines), paper)
+    for (x0, y0, x1, y1), ends in zip(lines[cover >= RULING_COVER], stretches[cover >= RULING_COVER]):
         length = math.hypot(x1 - x0, y1 - y0)
         t = np.linspace(0.0, 1.0, int(length) + 1)
         xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
@@ -271,12 +276,48 @@ def find_rulings(con, weak, min_length, page, paper=None):
         angle = math.degrees(math.atan2(dy, dx))
         if abs(angle) < 30:
             angles.append(angle)
+        # Over its whole stretch: the Hough segment can be a part of it.
         line = np.zeros_like(mask)
-        cv2.line(line, (int(x0), int(y0)), (int(x1), int(y1)), level, thickness=thickness + 2)
+        cv2.line(line, (int(ends[0]), int(ends[1])), (int(ends[2]), int(ends[3])), level, thickness=thickness + 2)
         np.maximum(mask, line, out=mask)
     if not levels:
         return mask, 0.0, None
     return mask, float(np.median(levels)), (float(np.median(angles)) if angles else None)
+
+
+def _refined(weak, lines, reach=4, samples=32):
+    """Lines (x0, y0, x1, y1) moved onto the middle of the marks along them, as floats.
+
+    The Hough transform's segments are a degree or so off the lines they
+    lie on, and a ruling is followed across the whole page from them: a
+    thin ruling under perspective is left a few pixels to one side at the
+    far end. Across the segment at ``samples`` points, the centre of the
+    marks within ``reach`` pixels is taken, and a straight line fitted
+    through those centres by least squares. Points where nothing, or all,
+    of the cross-section is marked (a stroke, a crossing ruling) are left out.
+    """
+    x0, y0, x1, y1 = (lines[:, k, None].astype(np.float64) for k in range(4))
+    length = np.maximum(np.hypot(x1 - x0, y1 - y0), 1e-9)
+    nx, ny = -(y1 - y0) / length, (x1 - x0) / length
+    s = np.linspace(0.0, 1.0, samples)[None, :]
+    offsets = np.arange(-reach, reach + 1, dtype=np.float64)
+    height, width = weak.shape
+    qx = np.clip(np.rint((x0 + s * (x1 - x0))[:, :, None] + nx[:, :, None] * offsets), 0, width - 1).astype(int)
+    qy = np.clip(np.rint((y0 + s * (y1 - y0))[:, :, None] + ny[:, :, None] * offsets), 0, height - 1).astype(int)
+    marks = weak[qy, qx]
+    count = marks.sum(axis=2)
+    used = ((count > 0) & (count < offsets.size)).astype(np.float64)
+    centre = (marks * offsets).sum(axis=2) / np.maximum(count, 1)
+    # Weighted least squares of centre = a + b * s over the points used.
+    n, sum_s, sum_c = used.sum(1), (used * s).sum(1), (used * centre).sum(1)
+    sum_ss, sum_sc = (used * s * s).sum(1), (used * s * centre).sum(1)
+    det = n * sum_ss - sum_s ** 2
+    fit = (n >= samples // 4) & (det > 1e-9)
+    det = np.where(fit, det, 1.0)
+    a = np.where(fit, (sum_ss * sum_c - sum_s * sum_sc) / det, 0.0)
+    b = np.where(fit, (n * sum_sc - sum_s * sum_c) / det, 0.0)
+    nx, ny = nx[:, 0], ny[:, 0]
+    return np.stack([x0[:, 0] + nx * a, y0[:, 0] + ny * a, x1[:, 0] + nx * (a + b), y1[:, 0] + ny * (a + b)], axis=1)
 
 
 def _too_far_in(weak, page):
@@ -303,18 +344,24 @@ def _too_far_in(weak, page):
 
 
 def _crossings(weak, page, lines, paper=None):
-    """Per line (x0, y0, x1, y1): how much of the page the whole line through it crosses is marked.
+    """Per line (x0, y0, x1, y1): how much of the page the whole line through it crosses is marked, and where.
 
     Rulings are drawn across the whole page; a line that only runs along a
     digit's stroke is paper once it leaves the digit. The page is not
     always known: a grey desk beside it is not told from a shadow, and
-    there a ruling ends where the paper does. So a line is measured from
-    its first marked pixel to its last: the fraction of that stretch that
+    there a ruling ends where the paper does. So a line is measured over
+    a stretch between two of its marks: the fraction of that stretch that
     is marked, or 0 unless the stretch spans at least ``RULING_SPAN`` of
     the line's length through the page and, at each end, reaches the
     page's border or something darker than the paper (``paper``, the
     paper's darkness under each pixel, is 0.1 higher beyond that end than
-    along the stretch). A long stroke ends on paper.
+    along the stretch). A long stroke ends on paper. Two stretches are
+    measured, and the better kept: from the first mark to the last, and
+    between the first and last marks where the line is mostly marked (a
+    table's texture beyond the page's end marks a pixel here and there,
+    and taking those in leaves a ruling too little marked).
+
+    Returns the fractions and, per line, the kept stretch's ends (x0, y0, x1, y1).
     """
     height, width = weak.shape
     x0, y0, x1, y1 = (lines[:, k, None].astype(np.float64) for k in range(4))
@@ -326,14 +373,30 @@ def _crossings(weak, page, lines, paper=None):
     xs, ys = np.where(inside, xs, 0), np.where(inside, ys, 0)
     on_page = inside & page[ys, xs]
     hits = on_page & weak[ys, xs]
-    marked = hits.sum(axis=1)
-    total = on_page.sum(axis=1)
-    first = np.argmax(hits, axis=1)
-    last = hits.shape[1] - 1 - np.argmax(hits[:, ::-1], axis=1)
-    counted = np.cumsum(on_page, axis=1)
+    reach = max(4, int(RULING_DENSE_REACH * (height + width)))
+    seen = np.pad(np.cumsum(hits, axis=1), ((0, 0), (1, 0)))
+    ahead = np.minimum(np.arange(hits.shape[1]) + reach + 1, hits.shape[1])
+    behind = np.maximum(np.arange(hits.shape[1]) - reach, 0)
+    dense = hits & (seen[:, ahead] - seen[:, behind] > reach)
+    best, ends = np.zeros(len(lines)), np.zeros((len(lines), 4), dtype=int)
     rows = np.arange(len(lines))
+    for marks in (hits, dense):
+        first = np.argmax(marks, axis=1)
+        last = marks.shape[1] - 1 - np.argmax(marks[:, ::-1], axis=1)
+        cover = _stretch_cover(on_page, seen, paper, xs, ys, marks.any(axis=1), first, last)
+        better = cover > best
+        best = np.where(better, cover, best)
+        ends[better] = np.stack([xs[rows, first], ys[rows, first], xs[rows, last], ys[rows, last]], axis=1)[better]
+    return best, ends
+
+
+def _stretch_cover(on_page, seen, paper, xs, ys, measured, first, last):
+    """The marked fraction of each line's stretch from ``first`` to ``last`` (0 where it is no ruling's)."""
+    rows = np.arange(len(first))
+    total = on_page.sum(axis=1)
+    counted = np.cumsum(on_page, axis=1)
     stretch = counted[rows, last] - counted[rows, first] + 1
-    measured = (marked > 0) & (stretch >= RULING_SPAN * total)
+    measured = measured & (stretch >= RULING_SPAN * total)
     for k in np.flatnonzero(measured & (stretch < (1.0 - 2 * RULING_EDGE) * total)):
         level = None
         for beyond in (slice(0, first[k]), slice(last[k] + 1, None)):
@@ -347,6 +410,7 @@ def _crossings(weak, page, lines, paper=None):
             if paper is None or np.median(paper[ys[k, outside], xs[k, outside]]) < level + 0.1:
                 measured[k] = False  # it ends on paper: a stroke, not a ruling
                 break
+    marked = seen[rows, last + 1] - seen[rows, first]
     return np.where(measured, marked / np.maximum(stretch, 1), 0.0)
 
 

@@ -523,6 +523,32 @@ def test_rulings_that_end_at_a_grey_desk_are_rulings(monkeypatch):
     assert _ink.find_ink(picture, light_ink=False).measured["rulings"] == 0
 
 
+def test_a_ruling_is_measured_up_to_a_desks_scattered_marks():
+    weak = np.zeros((200, 1000), bool)
+    weak[99:102, :700] = True            # a ruling up to the page's edge at x = 700...
+    weak[100, 720:1000:9] = True         # ...then a grey desk whose texture marks a pixel here and there
+    paper = np.zeros(weak.shape, np.float32)
+    paper[:, 700:] = 0.3                 # the desk is darker than the paper
+    whole = np.ones(weak.shape, bool)
+    cover, ends = _ink._crossings(weak, whole, np.array([[100, 100, 600, 100]]), paper)
+    assert cover[0] >= _ink.RULING_COVER
+    assert ends[0, 0] == 0 and 695 <= ends[0, 2] <= 700   # the stretch ends where the ruling does
+    # A pen stroke half across the page ends on paper, whatever scattered marks lie beyond it.
+    weak[:, 500:700] = False
+    cover, _ = _ink._crossings(weak, whole, np.array([[100, 100, 450, 100]]), np.zeros_like(paper))
+    assert cover[0] < _ink.RULING_COVER
+
+
+def test_hough_segments_are_moved_onto_the_line_they_lie_on():
+    weak = np.zeros((300, 600), bool)
+    cv2.line(weak.view(np.uint8), (0, 100), (599, 160), 1, thickness=3)   # a ruling at about 5.7 degrees
+    segment = np.array([[100, 110, 400, 143]])                             # a degree off, ends 3 pixels apart from it
+    (x0, y0, x1, y1), = _ink._refined(weak, segment)
+    on_line = lambda x: 100 + 60 * x / 599
+    assert abs(y0 - on_line(x0)) < 0.75 and abs(y1 - on_line(x1)) < 0.75
+    assert abs(segment[0, 3] - on_line(segment[0, 2])) > 2
+
+
 def test_a_line_across_the_page_is_not_a_digit():
     lengths, areas = [300, 60, 55, 58], [900, 500, 450, 120]
     line = np.zeros((300, 3), bool); line[:] = True
