@@ -19,9 +19,10 @@ brought to a working size, then:
 5. ``find_rulings``: lines drawn across the whole page with paper on both
    sides, not the table (ruled and squared paper), found by a Hough
    transform (not run when the marks lie too far inside the picture for
-   any line to cross the page), each segment moved onto the middle of its
-   marks and followed across the page; on them only what is clearly
-   darker than the ruling stays ink.
+   any line to cross the page; run again on what the rulings found leave,
+   for the lines of a dense grid it missed), each segment moved onto the
+   middle of its marks and followed across the page; on them only what is
+   clearly darker than the ruling stays ink.
 6. ``ink_mask``: hysteresis thresholding: the strokes' cores seed the ink,
    which grows through the strokes' anti-aliased edges. Marks that reach
    the table (step 2) are the page's own edge and are dropped.
@@ -69,6 +70,8 @@ RULING_EDGE = 0.05
 # A ruling's stretch ends at marks that have more marked than unmarked pixels
 # within this fraction of the picture's height plus width along the line.
 RULING_DENSE_REACH = 0.01
+# How many times the Hough transform looks for rulings (see find_rulings).
+RULING_SEARCHES = 2
 
 
 def to_work_size(rgb):
@@ -251,35 +254,46 @@ def find_rulings(con, weak, min_length, page, paper=None):
     mask = np.zeros(con.shape, dtype=np.float32)
     if _too_far_in(weak, page):
         return mask, 0.0, None
-    lines = cv2.HoughLinesP(weak.astype(np.uint8), 1, HOUGH_THETA, threshold=max(10, int(min_length // 2)),
-                            minLineLength=int(min_length), maxLineGap=max(3, int(min_length // 20)))
-    if lines is None:
-        return mask, 0.0, None
     height, width = con.shape
     levels, angles = [], []
-    lines = lines.reshape(-1, 4)[:300]
-    # Lines not drawn across the page (marks that happen to line up, a stroke of a digit) are left.
-    cover, stretches = _crossings(weak, page, _refined(weak, lines), paper)
-    for (x0, y0, x1, y1), ends in zip(lines[cover >= RULING_COVER], stretches[cover >= RULING_COVER]):
-        length = math.hypot(x1 - x0, y1 - y0)
-        t = np.linspace(0.0, 1.0, int(length) + 1)
-        xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
-        ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, height - 1)
-        level = float(np.median(con[ys, xs]))
-        dx, dy = (x1 - x0) / length, (y1 - y0) / length
-        thickness = _line_thickness(weak, xs, ys, dx, dy)
-        if _beside(con, xs, ys, dx, dy, thickness / 2 + 3) > 0.5 * level:
-            continue  # not paper on both sides: the edge of a pen stroke
-        if _beside(~page, xs, ys, dx, dy, thickness / 2 + 6) > 0:
-            continue  # off the page on one side: the page's own edge, or its shadow
-        levels.append(level)
-        angle = math.degrees(math.atan2(dy, dx))
-        if abs(angle) < 30:
-            angles.append(angle)
-        # Over its whole stretch: the Hough segment can be a part of it.
-        line = np.zeros_like(mask)
-        cv2.line(line, (int(ends[0]), int(ends[1])), (int(ends[2]), int(ends[3])), level, thickness=thickness + 2)
-        np.maximum(mask, line, out=mask)
+    # The probabilistic Hough transform misses some lines of a dense grid (each line
+    # it finds takes its pixels from the others): a second search runs on what the
+    # first one's rulings leave.
+    search, gap = weak, max(3, int(min_length // 20))
+    for _ in range(RULING_SEARCHES):
+        found = len(levels)
+        lines = cv2.HoughLinesP(search.astype(np.uint8), 1, HOUGH_THETA, threshold=max(10, int(min_length // 2)),
+                                minLineLength=int(min_length), maxLineGap=gap)
+        if lines is None:
+            break
+        lines = lines.reshape(-1, 4)[:300]
+        # Lines not drawn across the page (marks that happen to line up, a stroke of a digit) are left.
+        cover, stretches = _crossings(weak, page, _refined(weak, lines), paper)
+        for (x0, y0, x1, y1), ends in zip(lines[cover >= RULING_COVER], stretches[cover >= RULING_COVER]):
+            length = math.hypot(x1 - x0, y1 - y0)
+            t = np.linspace(0.0, 1.0, int(length) + 1)
+            xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
+            ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, height - 1)
+            level = float(np.median(con[ys, xs]))
+            dx, dy = (x1 - x0) / length, (y1 - y0) / length
+            thickness = _line_thickness(weak, xs, ys, dx, dy)
+            if _beside(con, xs, ys, dx, dy, thickness / 2 + 3) > 0.5 * level:
+                continue  # not paper on both sides: the edge of a pen stroke
+            if _beside(~page, xs, ys, dx, dy, thickness / 2 + 6) > 0:
+                continue  # off the page on one side: the page's own edge, or its shadow
+            levels.append(level)
+            angle = math.degrees(math.atan2(dy, dx))
+            if abs(angle) < 30:
+                angles.append(angle)
+            # Over its whole stretch: the Hough segment can be a part of it.
+            line = np.zeros_like(mask)
+            cv2.line(line, (int(ends[0]), int(ends[1])), (int(ends[2]), int(ends[3])), level, thickness=thickness + 2)
+            np.maximum(mask, line, out=mask)
+            # The rulings erased from the next search leave gaps as wide as they are in the lines crossing them.
+            gap = max(gap, thickness + 4)
+        if len(levels) == found:
+            break
+        search = weak & (mask == 0)
     if not levels:
         return mask, 0.0, None
     return mask, float(np.median(levels)), (float(np.median(angles)) if angles else None)

@@ -539,6 +539,26 @@ def test_a_ruling_is_measured_up_to_a_desks_scattered_marks():
     assert cover[0] < _ink.RULING_COVER
 
 
+def test_a_second_search_finds_the_grid_lines_the_first_missed(digits, monkeypatch):
+    X, _ = digits
+    picture = rule(rule(page(280, 900), 28, thickness=3), 28, thickness=3, vertical=True)
+    for k in range(7):
+        write(picture, X[k], 90, 60 + 115 * k, 90)
+    picture = cv2.warpAffine(picture, cv2.getRotationMatrix2D((450, 140), 3, 1.0), (900, 280),
+                             borderMode=cv2.BORDER_REPLICATE)
+    dark = _ink.darkness(picture, light_ink=False)
+    con = _ink.contrast(dark, _ink.paper_level(dark, 70))
+    grid = (con > 0.1) & (con < 0.5)   # the grid's pixels, not the pen's
+
+    def grid_found():
+        levels, _, _ = _ink.find_rulings(con, con > 0.1, 168, np.ones(con.shape, bool))
+        return ((levels > 0) & grid).sum() / grid.sum()
+
+    both = grid_found()
+    monkeypatch.setattr(_ink, "RULING_SEARCHES", 1)
+    assert both > 0.93 and both > grid_found() + 0.05
+
+
 def test_hough_segments_are_moved_onto_the_line_they_lie_on():
     weak = np.zeros((300, 600), bool)
     cv2.line(weak.view(np.uint8), (0, 100), (599, 160), 1, thickness=3)   # a ruling at about 5.7 degrees
