@@ -107,6 +107,19 @@ def test_noise_level_ignores_a_dense_grid():
     assert median == pytest.approx(0.05, abs=0.01) and spread == pytest.approx(0.01, abs=0.003)
 
 
+def test_a_grid_covering_most_of_the_page_does_not_raise_the_noise_floor_over_the_pen(digits, monkeypatch):
+    X, _ = digits
+    picture = rule(rule(page(300, 400), 12, thickness=5), 12, thickness=5, vertical=True)   # 2/3 of the page
+    write(picture, X[0], 100, 150, 110, pen=np.array([0.05, 0.05, 0.1], np.float32))
+    picture = np.clip(picture + np.random.default_rng(0).normal(0, 0.02, picture.shape), 0, 1).astype(np.float32)
+    ink = _ink.find_ink(picture, light_ink=False)
+    assert ink.measured["floor"] <= _ink.FLOOR_CAP * ink.level and ink.measured["rulings"] > 0
+    in_box = ink.mask[100:210, 150:260].sum()
+    assert in_box > 1000 and ink.mask.sum() == in_box   # the digit, and none of the grid
+    monkeypatch.setattr(_ink, "FLOOR_CAP", 10.0)   # the paper's noise measured on the grid: the pen is under it
+    assert not _ink.find_ink(picture, light_ink=False).mask.any()
+
+
 def test_rulings_are_found_and_a_digit_stroke_is_not(digits):
     X, _ = digits
     picture = rule(write(page(), X[1], 60, 120, 110), spacing=30)
