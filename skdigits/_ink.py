@@ -662,7 +662,8 @@ def digit_groups(mask, min_height_ratio=0.3):
 
     Drops components that touch the picture's border (unless nothing else is
     left); joins the others whose height is at least ``min_height_ratio`` of
-    the tallest one's into digits by horizontal overlap; adds the smaller
+    the tallest one's into digits by horizontal overlap, when they lie
+    close above one another (``STACKED_GAP``); adds the smaller
     pieces to the digit they lie close above, below or within, and drops
     the rest (specks).
 
@@ -693,9 +694,11 @@ def digit_groups(mask, min_height_ratio=0.3):
     groups = []
     for i in sorted(big, key=lambda i: x[i]):
         for group in groups:
-            left, _, right, _ = group_box(stats, group)
+            left, top, right, bottom = group_box(stats, group)
             overlap = min(right, x[i] + w[i]) - max(left, x[i])
-            if overlap >= 0.5 * min(w[i], right - left):
+            # Pieces of one digit lie close above one another, not a page apart.
+            gap = max(y[i] - bottom, top - (y[i] + h[i]))
+            if overlap >= 0.5 * min(w[i], right - left) and gap <= STACKED_GAP * max(h[i], bottom - top):
                 group.append(i)
                 break
         else:
@@ -717,6 +720,11 @@ def digit_groups(mask, min_height_ratio=0.3):
                 break
     groups.sort(key=lambda group: min(x[g] for g in group))
     return labels, stats, groups
+
+
+# Two marks, one above the other, are pieces of one digit only if the gap
+# between them is at most this fraction of the taller one's height.
+STACKED_GAP = 0.5
 
 
 # A straight mark this many times longer than a curved mark of a like amount

@@ -244,6 +244,19 @@ def test_the_halves_of_a_digit_cut_by_a_ruling_stay_one_digit():
     assert boxes[2] == (130, 30, 150, 62) and len(groups) == 4
 
 
+def test_a_mark_far_above_a_digit_is_not_part_of_it():
+    mask = np.zeros((400, 200), bool)
+    cv2.circle(mask.view(np.uint8), (100, 330), 30, 1, 8)   # a digit near the page's foot
+    mask[40:62, 90:120] = True                               # a smudge far above it, a third as tall
+    labels, stats, groups = _ink.digit_groups(mask)
+    tops = sorted(_ink.group_box(stats, g)[1] for g in groups)
+    assert tops == [40, 296]
+    mask[40:62] = False
+    mask[268:290, 90:120] = True                             # a piece just above it is part of it
+    labels, stats, groups = _ink.digit_groups(mask)
+    assert len(groups) == 1 and _ink.group_box(stats, groups[0])[1] == 268
+
+
 def test_pieces_of_a_broken_digit_are_joined_and_two_digits_are_not():
     mask = np.zeros((100, 400), bool)
     mask[30:70, 20:24] = True                      # a "1"
