@@ -21,8 +21,10 @@ brought to a working size, then:
    transform (not run when the marks lie too far inside the picture for
    any line to cross the page; run again on what the rulings found leave,
    for the lines of a dense grid it missed), each segment moved onto the
-   middle of its marks and followed across the page; on them only what is
-   clearly darker than the ruling stays ink.
+   middle of its marks and followed across the page (to its edge, or to a
+   darker table; where nothing shows the page's edge, three or more
+   parallel lines are still rulings); on them only what is clearly darker
+   than the ruling stays ink.
 6. ``ink_mask``: hysteresis thresholding: the strokes' cores seed the ink,
    which grows through the strokes' anti-aliased edges. Marks that reach
    the table (step 2) are the page's own edge and are dropped.
@@ -275,8 +277,14 @@ def find_rulings(con, weak, min_length, page, paper=None):
             break
         lines = lines.reshape(-1, 4)[:300]
         # Lines not drawn across the page (marks that happen to line up, a stroke of a digit) are left.
-        cover, stretches = _crossings(weak, page, _refined(weak, lines), paper)
-        for (x0, y0, x1, y1), ends in zip(lines[cover >= RULING_COVER], stretches[cover >= RULING_COVER]):
+        refined = _refined(weak, lines)
+        cover, stretches, loose = _crossings(weak, page, refined, paper)
+        ruled = cover >= RULING_COVER
+        # Where a desk as light as the paper lies beyond the page, nothing shows that a
+        # line ends at the page's edge: unless it is one of several parallel lines.
+        maybe = np.flatnonzero(~ruled & (loose >= RULING_COVER))
+        ruled[maybe[_parallel_family(refined[maybe])]] = True
+        for (x0, y0, x1, y1), ends in zip(lines[ruled], stretches[ruled]):
             length = math.hypot(x1 - x0, y1 - y0)
             t = np.linspace(0.0, 1.0, int(length) + 1)
             xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
@@ -304,6 +312,26 @@ def find_rulings(con, weak, min_length, page, paper=None):
     if not levels:
         return mask, 0.0, None
     return mask, float(np.median(levels)), (float(np.median(angles)) if angles else None)
+
+
+def _parallel_family(lines, members=3, degrees=2.0, apart=4.0):
+    """Which lines lie in a family of at least ``members`` parallel lines, ``apart`` pixels or more apart.
+
+    Ruled and squared paper are such families; pen strokes are not, nor is
+    a page's edge. Lines are parallel within ``degrees``.
+    """
+    if len(lines) < members:
+        return np.zeros(len(lines), dtype=bool)
+    x0, y0, x1, y1 = lines.T.astype(np.float64)
+    theta = np.arctan2(y1 - y0, x1 - x0) % math.pi
+    normal_x, normal_y = -np.sin(theta), np.cos(theta)
+    family = np.zeros(len(lines), dtype=bool)
+    for k in range(len(lines)):
+        turn = np.abs(theta - theta[k])
+        alike = np.minimum(turn, math.pi - turn) <= math.radians(degrees)
+        offsets = np.sort(x0[alike] * normal_x[k] + y0[alike] * normal_y[k])
+        family[k] = 1 + np.count_nonzero(np.diff(offsets) >= apart) >= members
+    return family
 
 
 def _refined(weak, lines, reach=4, samples=32):
@@ -382,7 +410,8 @@ def _crossings(weak, page, lines, paper=None):
     table's texture beyond the page's end marks a pixel here and there,
     and taking those in leaves a ruling too little marked).
 
-    Returns the fractions and, per line, the kept stretch's ends (x0, y0, x1, y1).
+    Returns the fractions, per line the kept stretch's ends (x0, y0, x1,
+    y1), and the fractions measured whatever lies beyond the ends.
     """
     height, width = weak.shape
     x0, y0, x1, y1 = (lines[:, k, None].astype(np.float64) for k in range(4))
@@ -399,25 +428,31 @@ def _crossings(weak, page, lines, paper=None):
     ahead = np.minimum(np.arange(hits.shape[1]) + reach + 1, hits.shape[1])
     behind = np.maximum(np.arange(hits.shape[1]) - reach, 0)
     dense = hits & (seen[:, ahead] - seen[:, behind] > reach)
-    best, ends = np.zeros(len(lines)), np.zeros((len(lines), 4), dtype=int)
+    best, loose = np.zeros(len(lines)), np.zeros(len(lines))
+    ends = np.zeros((len(lines), 4), dtype=int)
     rows = np.arange(len(lines))
     for marks in (hits, dense):
         first = np.argmax(marks, axis=1)
         last = marks.shape[1] - 1 - np.argmax(marks[:, ::-1], axis=1)
-        cover = _stretch_cover(on_page, seen, paper, xs, ys, marks.any(axis=1), first, last)
-        better = cover > best
-        best = np.where(better, cover, best)
+        cover, spanning = _stretch_cover(on_page, seen, paper, xs, ys, marks.any(axis=1), first, last)
+        better = (cover > best) | ((best == 0) & (spanning > loose))
+        best, loose = np.maximum(cover, best), np.maximum(spanning, loose)
         ends[better] = np.stack([xs[rows, first], ys[rows, first], xs[rows, last], ys[rows, last]], axis=1)[better]
-    return best, ends
+    return best, ends, loose
 
 
 def _stretch_cover(on_page, seen, paper, xs, ys, measured, first, last):
-    """The marked fraction of each line's stretch from ``first`` to ``last`` (0 where it is no ruling's)."""
+    """The marked fraction of each line's stretch from ``first`` to ``last``.
+
+    Returns it twice: 0 where the stretch is no ruling's, and 0 only where
+    it spans too little of the page (whatever lies beyond its ends).
+    """
     rows = np.arange(len(first))
     total = on_page.sum(axis=1)
     counted = np.cumsum(on_page, axis=1)
     stretch = counted[rows, last] - counted[rows, first] + 1
     measured = measured & (stretch >= RULING_SPAN * total)
+    spans = measured.copy()
     for k in np.flatnonzero(measured & (stretch < (1.0 - 2 * RULING_EDGE) * total)):
         level = None
         for beyond in (slice(0, first[k]), slice(last[k] + 1, None)):
@@ -432,7 +467,8 @@ def _stretch_cover(on_page, seen, paper, xs, ys, measured, first, last):
                 measured[k] = False  # it ends on paper: a stroke, not a ruling
                 break
     marked = seen[rows, last + 1] - seen[rows, first]
-    return np.where(measured, marked / np.maximum(stretch, 1), 0.0)
+    fraction = marked / np.maximum(stretch, 1)
+    return np.where(measured, fraction, 0.0), np.where(spans, fraction, 0.0)
 
 
 def _beside(con, xs, ys, dx, dy, distance):

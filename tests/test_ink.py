@@ -556,12 +556,12 @@ def test_a_ruling_is_measured_up_to_a_desks_scattered_marks():
     paper = np.zeros(weak.shape, np.float32)
     paper[:, 700:] = 0.3                 # the desk is darker than the paper
     whole = np.ones(weak.shape, bool)
-    cover, ends = _ink._crossings(weak, whole, np.array([[100, 100, 600, 100]]), paper)
+    cover, ends, _ = _ink._crossings(weak, whole, np.array([[100, 100, 600, 100]]), paper)
     assert cover[0] >= _ink.RULING_COVER
     assert ends[0, 0] == 0 and 695 <= ends[0, 2] <= 700   # the stretch ends where the ruling does
     # A pen stroke half across the page ends on paper, whatever scattered marks lie beyond it.
     weak[:, 500:700] = False
-    cover, _ = _ink._crossings(weak, whole, np.array([[100, 100, 450, 100]]), np.zeros_like(paper))
+    cover, _, _ = _ink._crossings(weak, whole, np.array([[100, 100, 450, 100]]), np.zeros_like(paper))
     assert cover[0] < _ink.RULING_COVER
 
 
@@ -583,6 +583,34 @@ def test_a_second_search_finds_the_grid_lines_the_first_missed(digits, monkeypat
     both = grid_found()
     monkeypatch.setattr(_ink, "RULING_SEARCHES", 1)
     assert both > 0.93 and both > grid_found() + 0.05
+
+
+def test_parallel_lines_ending_short_of_the_picture_are_rulings():
+    picture = page(300, 400)
+    for x in range(40, 380, 30):
+        picture[45:255, x:x + 2] = RULING   # a grid's lines, ending where a desk as light as the paper begins
+    dark = _ink.darkness(picture, light_ink=False)
+    con = _ink.contrast(dark, _ink.paper_level(dark, 75))
+    levels, level, angle = _ink.find_rulings(con, con > 0.1, 0.4 * 300, np.ones(con.shape, bool), dark * 0)
+    assert (levels[150] > 0).sum() >= 2 * 11
+    # One such line alone is a pen stroke; so are two.
+    for xs in ([100], [100, 160]):
+        alone = page(300, 400)
+        for x in xs:
+            alone[45:255, x:x + 2] = RULING
+        dark = _ink.darkness(alone, light_ink=False)
+        con = _ink.contrast(dark, _ink.paper_level(dark, 75))
+        assert not _ink.find_rulings(con, con > 0.1, 120, np.ones(con.shape, bool), dark * 0)[0].any()
+
+
+def test_a_family_is_three_parallel_lines_apart():
+    three = np.array([[0, 0, 100, 2], [0, 20, 100, 22], [0, 40, 100, 42]])
+    assert _ink._parallel_family(three).all()
+    assert not _ink._parallel_family(three[:2]).any()
+    assert not _ink._parallel_family(np.array([[0, 0, 100, 2], [0, 1, 100, 3], [0, 2, 100, 4]])).any()  # one line, thrice
+    turned = three.copy()
+    turned[2] = [0, 40, 100, 60]   # 11 degrees off
+    assert not _ink._parallel_family(turned).any()
 
 
 def test_hough_segments_are_moved_onto_the_line_they_lie_on():
