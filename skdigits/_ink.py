@@ -283,7 +283,9 @@ def find_rulings(con, weak, min_length, page, paper=None):
         # Where a desk as light as the paper lies beyond the page, nothing shows that a
         # line ends at the page's edge: unless it is one of several parallel lines.
         maybe = np.flatnonzero(~ruled & (loose >= RULING_COVER))
-        ruled[maybe[_parallel_family(refined[maybe])]] = True
+        if maybe.size:
+            widths = np.array([_segment_thickness(weak, line) for line in refined[maybe]])
+            ruled[maybe[_parallel_family(refined[maybe], widths)]] = True
         for (x0, y0, x1, y1), ends in zip(lines[ruled], stretches[ruled]):
             length = math.hypot(x1 - x0, y1 - y0)
             t = np.linspace(0.0, 1.0, int(length) + 1)
@@ -314,11 +316,14 @@ def find_rulings(con, weak, min_length, page, paper=None):
     return mask, float(np.median(levels)), (float(np.median(angles)) if angles else None)
 
 
-def _parallel_family(lines, members=3, degrees=2.0, apart=4.0):
-    """Which lines lie in a family of at least ``members`` parallel lines, ``apart`` pixels or more apart.
+def _parallel_family(lines, widths, members=3, degrees=2.0):
+    """Which lines lie in a family of at least ``members`` parallel lines, each clear of the next.
 
     Ruled and squared paper are such families; pen strokes are not, nor is
-    a page's edge. Lines are parallel within ``degrees``.
+    a page's edge. Lines are parallel within ``degrees``, and clear of one
+    another when further apart than the marks are wide across them
+    (``widths``) and two pixels more: the Hough transform finds several
+    segments in one thick stroke, a few pixels apart.
     """
     if len(lines) < members:
         return np.zeros(len(lines), dtype=bool)
@@ -330,8 +335,19 @@ def _parallel_family(lines, members=3, degrees=2.0, apart=4.0):
         turn = np.abs(theta - theta[k])
         alike = np.minimum(turn, math.pi - turn) <= math.radians(degrees)
         offsets = np.sort(x0[alike] * normal_x[k] + y0[alike] * normal_y[k])
-        family[k] = 1 + np.count_nonzero(np.diff(offsets) >= apart) >= members
+        family[k] = 1 + np.count_nonzero(np.diff(offsets) > np.max(widths[alike]) + 2) >= members
     return family
+
+
+def _segment_thickness(weak, line):
+    """Median width of the marks across a segment (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = line
+    length = max(math.hypot(x1 - x0, y1 - y0), 1e-9)
+    t = np.linspace(0.0, 1.0, int(length) + 1)
+    height, width = weak.shape
+    xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
+    ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, height - 1)
+    return _line_thickness(weak, xs, ys, (x1 - x0) / length, (y1 - y0) / length)
 
 
 def _refined(weak, lines, reach=4, samples=32):

@@ -605,12 +605,15 @@ def test_parallel_lines_ending_short_of_the_picture_are_rulings():
 
 def test_a_family_is_three_parallel_lines_apart():
     three = np.array([[0, 0, 100, 2], [0, 20, 100, 22], [0, 40, 100, 42]])
-    assert _ink._parallel_family(three).all()
-    assert not _ink._parallel_family(three[:2]).any()
-    assert not _ink._parallel_family(np.array([[0, 0, 100, 2], [0, 1, 100, 3], [0, 2, 100, 4]])).any()  # one line, thrice
+    thin = np.full(3, 2)
+    assert _ink._parallel_family(three, thin).all()
+    assert not _ink._parallel_family(three[:2], thin[:2]).any()
+    assert not _ink._parallel_family(np.array([[0, 0, 100, 2], [0, 1, 100, 3], [0, 2, 100, 4]]), thin).any()
+    # Three segments found in one stroke 30 pixels wide are one line, not a family.
+    assert not _ink._parallel_family(three // 2, np.full(3, 30)).any()
     turned = three.copy()
     turned[2] = [0, 40, 100, 60]   # 11 degrees off
-    assert not _ink._parallel_family(turned).any()
+    assert not _ink._parallel_family(turned, thin).any()
 
 
 def test_hough_segments_are_moved_onto_the_line_they_lie_on():
