@@ -300,6 +300,21 @@ def test_a_thick_pens_filled_loop_is_opened(monkeypatch):
     assert loop() > 0.3
 
 
+def test_a_thick_pens_uneven_ring_stays_a_ring():
+    ring = np.zeros((240, 320), np.uint8)
+    cv2.ellipse(ring, (160, 120), (50, 70), 0, 0, 360, 1, -1)
+    cv2.ellipse(ring, (176, 120), (6, 16), 0, 0, 360, 0, -1)   # a small hole off centre: one wall far thinner
+    alpha = cv2.GaussianBlur(ring.astype(np.float32), (0, 0), 1.0)[:, :, None]
+    picture = page() * (1 - alpha) + BLUE_PEN * alpha
+    ink = _ink.find_ink(picture, light_ink=False)
+    labels, stats, groups = _ink.digit_groups(ink.mask)
+    left, top, right, bottom = _ink.group_box(stats, groups[0])
+    assert _ink.stroke_width(ink.mask[top:bottom, left:right]) / (bottom - top) > _ink.MNIST_STROKE[2]   # thinned
+    image = find_digits(picture).images[0]
+    _, hierarchy = cv2.findContours((image > 100).astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    assert (hierarchy[0][:, 3] >= 0).sum() == 1   # the hole is still there: a 0, not a c or a blob
+
+
 def test_a_digit_on_ruled_paper_under_a_shadow(digits, mnist_model):
     X, y = digits
     good = 0
