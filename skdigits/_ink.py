@@ -18,8 +18,9 @@ brought to a working size, then:
    inside the picture.
 5. ``find_rulings``: lines drawn across the whole page with paper on both
    sides, not the table (ruled and squared paper), found by a Hough
-   transform (not run when the marks lie too far inside the picture for
-   any line to cross the page; run again on what the rulings found leave,
+   transform (at half size on a large picture; not run when the marks lie
+   too far inside the picture for any line to cross the page; run again on
+   what the rulings found leave,
    for the lines of a dense grid it missed), each segment moved onto the
    middle of its marks and followed across the page (to its edge, or to a
    darker table; where nothing shows the page's edge, three or more
@@ -79,6 +80,8 @@ RULING_EDGE = 0.05
 RULING_DENSE_REACH = 0.01
 # How many times the Hough transform looks for rulings (see find_rulings).
 RULING_SEARCHES = 2
+# Pictures whose short side is at least this many pixels are searched for lines at half size.
+HOUGH_HALF_SIZE = 480
 
 
 def to_work_size(rgb):
@@ -263,7 +266,6 @@ def find_rulings(con, weak, min_length, page, paper=None):
     mask = np.zeros(con.shape, dtype=np.float32)
     if _too_far_in(weak, page):
         return mask, 0.0, None
-    height, width = con.shape
     levels, angles = [], []
     # The probabilistic Hough transform misses some lines of a dense grid (each line
     # it finds takes its pixels from the others): a second search runs on what the
@@ -271,11 +273,9 @@ def find_rulings(con, weak, min_length, page, paper=None):
     search, gap = weak, max(3, int(min_length // 20))
     for _ in range(RULING_SEARCHES):
         found = len(levels)
-        lines = cv2.HoughLinesP(search.astype(np.uint8), 1, HOUGH_THETA, threshold=max(10, int(min_length // 2)),
-                                minLineLength=int(min_length), maxLineGap=gap)
+        lines = _hough(search, min_length, gap)
         if lines is None:
             break
-        lines = lines.reshape(-1, 4)[:300]
         # Lines not drawn across the page (marks that happen to line up, a stroke of a digit) are left.
         refined = _refined(weak, lines)
         cover, stretches, loose = _crossings(weak, page, refined, paper)
@@ -286,13 +286,12 @@ def find_rulings(con, weak, min_length, page, paper=None):
         if maybe.size:
             widths = np.array([_segment_thickness(weak, line) for line in refined[maybe]])
             ruled[maybe[_parallel_family(refined[maybe], widths)]] = True
-        for (x0, y0, x1, y1), ends in zip(lines[ruled], stretches[ruled]):
-            length = math.hypot(x1 - x0, y1 - y0)
-            t = np.linspace(0.0, 1.0, int(length) + 1)
-            xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
-            ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, height - 1)
+        for segment, line, ends in zip(lines[ruled], refined[ruled], stretches[ruled]):
+            xs, ys, dx, dy = _along(segment, con.shape)
             level = float(np.median(con[ys, xs]))
-            dx, dy = (x1 - x0) / length, (y1 - y0) / length
+            # Across the line, from where it was moved to: a Hough segment a degree
+            # off lies on the ruling's edge at its ends, and sees the ruling beside it.
+            xs, ys, dx, dy = _along(line, con.shape)
             thickness = _line_thickness(weak, xs, ys, dx, dy)
             if _beside(con, xs, ys, dx, dy, thickness / 2 + 3) > 0.5 * level:
                 continue  # not paper on both sides: the edge of a pen stroke
@@ -314,6 +313,25 @@ def find_rulings(con, weak, min_length, page, paper=None):
     if not levels:
         return mask, 0.0, None
     return mask, float(np.median(levels)), (float(np.median(angles)) if angles else None)
+
+
+def _hough(marks, min_length, gap):
+    """Up to 300 segments (x0, y0, x1, y1) of the probabilistic Hough transform, or None.
+
+    On a large picture the search runs at half size, where a pixel is
+    marked if any of the four it stands for is: a quarter of the pixels to
+    vote, and a ruling's line is found as well. The segments found are only
+    approximately placed; ``_refined`` moves them onto their marks.
+    """
+    factor = 2 if min(marks.shape) >= HOUGH_HALF_SIZE else 1
+    if factor > 1:
+        height, width = (marks.shape[0] // 2) * 2, (marks.shape[1] // 2) * 2
+        marks = marks[:height, :width].reshape(height // 2, 2, width // 2, 2).any(axis=(1, 3))
+    lines = cv2.HoughLinesP(marks.astype(np.uint8), 1, HOUGH_THETA, threshold=max(10, int(min_length / factor // 2)),
+                            minLineLength=int(min_length / factor), maxLineGap=max(2, int(round(gap / factor))))
+    if lines is None:
+        return None
+    return lines.reshape(-1, 4)[:300] * factor + (factor - 1) // 2
 
 
 def _parallel_family(lines, widths, members=3, degrees=2.0):
@@ -341,13 +359,17 @@ def _parallel_family(lines, widths, members=3, degrees=2.0):
 
 def _segment_thickness(weak, line):
     """Median width of the marks across a segment (x0, y0, x1, y1)."""
-    x0, y0, x1, y1 = line
+    return _line_thickness(weak, *_along(line, weak.shape))
+
+
+def _along(line, shape):
+    """The pixels (xs, ys) of a segment (x0, y0, x1, y1) in a picture of ``shape``, and its direction (dx, dy)."""
+    x0, y0, x1, y1 = (float(v) for v in line)
     length = max(math.hypot(x1 - x0, y1 - y0), 1e-9)
     t = np.linspace(0.0, 1.0, int(length) + 1)
-    height, width = weak.shape
-    xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, width - 1)
-    ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, height - 1)
-    return _line_thickness(weak, xs, ys, (x1 - x0) / length, (y1 - y0) / length)
+    xs = np.clip(np.rint(x0 + t * (x1 - x0)).astype(int), 0, shape[1] - 1)
+    ys = np.clip(np.rint(y0 + t * (y1 - y0)).astype(int), 0, shape[0] - 1)
+    return xs, ys, (x1 - x0) / length, (y1 - y0) / length
 
 
 def _refined(weak, lines, reach=4, samples=32):

@@ -631,6 +631,28 @@ def test_a_family_is_three_parallel_lines_apart():
     assert not _ink._parallel_family(turned, thin).any()
 
 
+def test_a_large_picture_is_searched_for_rulings_at_half_size(digits, monkeypatch):
+    X, _ = digits
+    picture = rule(rule(page(600, 800), 40, thickness=2), 40, thickness=2, vertical=True)
+    for k in range(4):
+        write(picture, X[k], 250, 100 + 160 * k, 120)
+    picture = cv2.warpAffine(picture, cv2.getRotationMatrix2D((400, 300), 4, 1.0), (800, 600),
+                             borderMode=cv2.BORDER_REPLICATE)
+    dark = _ink.darkness(picture, light_ink=False)
+    con = _ink.contrast(dark, _ink.paper_level(dark, 150))
+    grid = (con > 0.1) & (con < 0.5)
+    assert min(con.shape) >= _ink.HOUGH_HALF_SIZE
+    calls, hough = [], cv2.HoughLinesP
+    monkeypatch.setattr(cv2, "HoughLinesP", lambda marks, *a, **k: calls.append(marks.shape) or hough(marks, *a, **k))
+    half = _ink.find_rulings(con, con > 0.1, 240, np.ones(con.shape, bool))[0] > 0
+    assert calls[0] == (300, 400)
+    monkeypatch.setattr(_ink, "HOUGH_HALF_SIZE", 10_000)
+    full = _ink.find_rulings(con, con > 0.1, 240, np.ones(con.shape, bool))[0] > 0
+    assert calls[-1] == (600, 800)
+    found_half, found_full = (half & grid).sum() / grid.sum(), (full & grid).sum() / grid.sum()
+    assert found_half > 0.9 and found_half >= found_full - 0.02   # as much of the grid as at full size
+
+
 def test_hough_segments_are_moved_onto_the_line_they_lie_on():
     weak = np.zeros((300, 600), bool)
     cv2.line(weak.view(np.uint8), (0, 100), (599, 160), 1, thickness=3)   # a ruling at about 5.7 degrees
