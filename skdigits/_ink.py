@@ -20,12 +20,11 @@ brought to a working size, then:
    sides, not the table (ruled and squared paper), found by a Hough
    transform (at half size on a large picture; not run when the marks lie
    too far inside the picture for any line to cross the page; run again on
-   what the rulings found leave,
-   for the lines of a dense grid it missed), each segment moved onto the
-   middle of its marks and followed across the page (to its edge, or to a
-   darker table; where nothing shows the page's edge, three or more
-   parallel lines are still rulings); on them only what is clearly darker
-   than the ruling stays ink.
+   what the rulings found leave, for the lines of a dense grid it missed),
+   each segment moved onto the middle of its marks and followed across the
+   page (to its edge, or to a darker table; where nothing shows the page's
+   edge, three or more parallel lines are still rulings); on them only
+   what is clearly darker than the ruling stays ink.
 6. ``ink_mask``: hysteresis thresholding: the strokes' cores seed the ink,
    which grows through the strokes' anti-aliased edges. Marks that reach
    the table (step 2) are the page's own edge and are dropped.
