@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._ink import (WORK_SIDE, digit_groups, digit_patch, edge_digits, faint_digits, find_ink, group_box,
-                   join_broken, long_lines, thin_ends)
+                   join_broken, long_lines, the_row, thin_ends)
 
 __all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor"]
 
@@ -366,7 +366,8 @@ def _digits(ink, factor, single):
         # Marks much shorter than most digits beside them (a dash, a dot, smudges) are not digits.
         heights = [bottom - top for _, top, _, bottom in boxes]
         keep = [k for k, h in enumerate(heights) if h >= 0.45 * np.median(heights)]
-        groups = thin_ends(labels, stats, [groups[k] for k in keep])
+        groups = [groups[k] for k in keep]
+        groups = thin_ends(labels, stats, [groups[k] for k in the_row(stats, groups)])
         boxes = [group_box(stats, g) for g in groups]
     return labels, stats, groups, boxes
 

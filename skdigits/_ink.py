@@ -844,6 +844,10 @@ def long_lines(lengths, areas, pieces):
     return lines
 
 
+# Neighbouring digits of a number lie at most this fraction of a digit's height
+# above or below each other (see the_row).
+ROW_STEP = 0.25
+
 # A faint digit in a number is taken down to this fraction of the pen's contrast.
 FAINT_DIGIT = 0.12
 
@@ -922,6 +926,42 @@ def _row_at(box, slope, x):
 def _in_row(y, h, top, bottom):
     """Whether a mark from ``y`` down ``h`` pixels overlaps the row ``top``..``bottom`` by 0.6 of the shorter."""
     return min(y + h, bottom) - max(y, top) >= 0.6 * min(h, bottom - top)
+
+
+def the_row(stats, groups):
+    """The groups that make up the number: the chain of neighbours level with one another that holds the most ink.
+
+    A number is written along a row: each digit lies level with the next
+    one, or a little above or below it where the row slopes or its baseline
+    wanders. Marks off it (the page's edge or the desk above or below the
+    number, a smudge) are not its digits. Two groups are chained when the
+    gap between them up or down is at most ``ROW_STEP`` of the taller one's
+    height, however far apart they are across (a digit too faint to be
+    found can lie between them); the chain with the most ink is kept.
+    """
+    if len(groups) < 2:
+        return list(range(len(groups)))
+    boxes = [group_box(stats, g) for g in groups]
+    ink = [int(stats[g, 4].sum()) for g in groups]
+    order = sorted(range(len(groups)), key=lambda k: boxes[k][0])
+    chain = list(range(len(groups)))   # union-find: each group's chain
+
+    def root(k):
+        while chain[k] != k:
+            chain[k] = chain[chain[k]]
+            k = chain[k]
+        return k
+
+    for a, i in enumerate(order):
+        for j in order[a + 1:]:
+            gap = max(boxes[j][1] - boxes[i][3], boxes[i][1] - boxes[j][3])
+            if gap <= ROW_STEP * max(boxes[i][3] - boxes[i][1], boxes[j][3] - boxes[j][1]):
+                chain[root(j)] = root(i)
+    totals = {}
+    for k in range(len(groups)):
+        totals[root(k)] = totals.get(root(k), 0) + ink[k]
+    best = max(totals, key=totals.get)
+    return [k for k in range(len(groups)) if root(k) == best]
 
 
 def _row_slope(boxes):

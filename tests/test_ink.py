@@ -257,6 +257,28 @@ def test_a_mark_far_above_a_digit_is_not_part_of_it():
     assert len(groups) == 1 and _ink.group_box(stats, groups[0])[1] == 268
 
 
+def test_a_number_is_the_row_of_digits_not_the_marks_above_and_below_it():
+    mask = np.zeros((500, 900), bool)
+    for k, left in enumerate((100, 180, 260, 340, 420, 620)):   # a row sloping down, a 1 and a wide gap at the end
+        top = 200 + 12 * k + (8 if k % 2 else 0)
+        cv2.circle(mask.view(np.uint8), (left + 25, top + 30), 22, 1, 6) if k != 4 else None
+        if k == 4:
+            mask[top:top + 60, left + 22:left + 28] = True
+    mask[20:80, 400:450] = True      # a mark at the top of the page
+    mask[420:470, 700:760] = True    # and one below the row, beyond its end
+    labels, stats, groups = _ink.digit_groups(mask)
+    assert len(groups) == 8
+    row = [groups[k] for k in _ink.the_row(stats, groups)]
+    assert sorted(_ink.group_box(stats, g)[0] for g in row) == [100, 180, 260, 340, 442, 620]
+    # One digit and the marks around it: the digit.
+    one = np.zeros((500, 300), bool)
+    cv2.circle(one.view(np.uint8), (150, 250), 22, 1, 6)
+    one[20:45, 100:120] = one[440:470, 170:185] = True   # smudges, with less ink than the digit
+    labels, stats, groups = _ink.digit_groups(one)
+    kept = _ink.the_row(stats, groups)
+    assert len(groups) == 3 and len(kept) == 1 and _ink.group_box(stats, groups[kept[0]])[1] == 225
+
+
 def test_pieces_of_a_broken_digit_are_joined_and_two_digits_are_not():
     mask = np.zeros((100, 400), bool)
     mask[30:70, 20:24] = True                      # a "1"
