@@ -285,12 +285,12 @@ def find_rulings(con, weak, min_length, page, paper=None):
         if maybe.size:
             widths = np.array([_segment_thickness(weak, line) for line in refined[maybe]])
             ruled[maybe[_parallel_family(refined[maybe], widths)]] = True
-        for segment, line, ends in zip(lines[ruled], refined[ruled], stretches[ruled]):
-            xs, ys, dx, dy = _along(segment, con.shape)
-            level = float(np.median(con[ys, xs]))
-            # Across the line, from where it was moved to: a Hough segment a degree
-            # off lies on the ruling's edge at its ends, and sees the ruling beside it.
+        for line, ends in zip(refined[ruled], stretches[ruled]):
+            # Along and across the line where it was moved to: a Hough segment found
+            # at half size can lie a pixel beside a thin ruling, and one a degree off
+            # lies on the ruling's edge at its ends, and sees the ruling beside it.
             xs, ys, dx, dy = _along(line, con.shape)
+            level = float(np.median(con[ys, xs]))
             thickness = _line_thickness(weak, xs, ys, dx, dy)
             if _beside(con, xs, ys, dx, dy, thickness / 2 + 3) > 0.5 * level:
                 continue  # not paper on both sides: the edge of a pen stroke

@@ -675,6 +675,17 @@ def test_a_large_picture_is_searched_for_rulings_at_half_size(digits, monkeypatc
     assert found_half > 0.9 and found_half >= found_full - 0.02   # as much of the grid as at full size
 
 
+def test_thin_rulings_found_at_half_size_are_measured_where_they_lie():
+    picture = page(600, 800)
+    for at in range(41, 600, 60):
+        picture[at] = RULING     # one pixel thick, on odd rows: between two rows of the half-size search
+    dark = _ink.darkness(picture, light_ink=False)
+    con = _ink.contrast(dark, _ink.paper_level(dark, 150))
+    levels, level, _ = _ink.find_rulings(con, con > 0.1, 240, np.ones(con.shape, bool))
+    assert level == pytest.approx(float(con[41, 400]), rel=0.1)
+    assert (levels[41::60] > 0).all()
+
+
 def test_hough_segments_are_moved_onto_the_line_they_lie_on():
     weak = np.zeros((300, 600), bool)
     cv2.line(weak.view(np.uint8), (0, 100), (599, 160), 1, thickness=3)   # a ruling at about 5.7 degrees
