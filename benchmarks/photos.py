@@ -115,6 +115,10 @@ def _specks(page, rng, scale):
         cv2.circle(page, centre, radius, (grey, grey, grey), -1, cv2.LINE_AA)
 
 
+# Times each 12-megapixel file is read (the median is reported).
+LARGE_REPEATS = 3
+
+
 def make_photo(digits, condition, rng, *, long_side=900):
     """A photo (BGR uint8) of ``digits`` (MNIST test images) written left to right."""
     conditions = {condition}
@@ -222,12 +226,18 @@ def main(argv=None):
             photo = cv2.resize(photo, (4000, 3000), interpolation=cv2.INTER_LINEAR)
             path = os.path.join(folder, f"large{k}.jpg")
             cv2.imwrite(path, photo, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            start = time.perf_counter()
-            try:
-                find_digits(path)
-            except ImageError:
-                pass
-            large.append(time.perf_counter() - start)
+            # Each file is read LARGE_REPEATS times and its median kept: timed once
+            # each, at the end of a run, ten files measured 113 ms (median) where
+            # the same files read again in a fresh process took 70 ms.
+            runs = []
+            for _ in range(LARGE_REPEATS):
+                start = time.perf_counter()
+                try:
+                    find_digits(path)
+                except ImageError:
+                    pass
+                runs.append(time.perf_counter() - start)
+            large.append(float(np.median(runs)))
     payload = {
         **provenance,
         "seed": args.seed,
@@ -236,6 +246,7 @@ def main(argv=None):
         "large_jpeg": {
             "megapixels": 12.0,
             "n": len(large),
+            "repeats": LARGE_REPEATS,
             "preprocess_ms_median": 1000 * float(np.median(large)) if large else None,
             "preprocess_ms_max": 1000 * float(np.max(large)) if large else None,
         },
