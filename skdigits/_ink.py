@@ -301,9 +301,9 @@ def find_rulings(con, weak, min_length, page, paper=None):
             if abs(angle) < 30:
                 angles.append(angle)
             # Over its whole stretch: the Hough segment can be a part of it.
-            line = np.zeros_like(mask)
-            cv2.line(line, (int(ends[0]), int(ends[1])), (int(ends[2]), int(ends[3])), level, thickness=thickness + 2)
-            np.maximum(mask, line, out=mask)
+            drawn = np.zeros_like(mask)
+            cv2.line(drawn, (int(ends[0]), int(ends[1])), (int(ends[2]), int(ends[3])), level, thickness=thickness + 2)
+            np.maximum(mask, drawn, out=mask)
             # The rulings erased from the next search leave gaps as wide as they are in the lines crossing them.
             gap = max(gap, thickness + 4)
         if len(levels) == found:
@@ -330,7 +330,7 @@ def _hough(marks, min_length, gap):
                             minLineLength=int(min_length / factor), maxLineGap=max(2, int(round(gap / factor))))
     if lines is None:
         return None
-    return lines.reshape(-1, 4)[:300] * factor + (factor - 1) // 2
+    return lines.reshape(-1, 4)[:300] * factor
 
 
 def _parallel_family(lines, widths, members=3, degrees=2.0):

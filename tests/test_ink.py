@@ -602,16 +602,23 @@ def test_a_ruling_is_measured_up_to_a_desks_scattered_marks():
     assert cover[0] < _ink.RULING_COVER
 
 
-def test_a_second_search_finds_the_grid_lines_the_first_missed(digits, monkeypatch):
-    X, _ = digits
-    picture = rule(rule(page(280, 900), 28, thickness=3), 28, thickness=3, vertical=True)
-    for k in range(7):
-        write(picture, X[k], 90, 60 + 115 * k, 90)
-    picture = cv2.warpAffine(picture, cv2.getRotationMatrix2D((450, 140), 3, 1.0), (900, 280),
+def _grid_with_digits(X, shape, spacing, thickness, sizes, degrees):
+    """The contrast of squared paper with a row of digits, turned by ``degrees``, and the grid's pixels in it."""
+    height, width = shape
+    picture = rule(rule(page(height, width), spacing, thickness=thickness), spacing, thickness=thickness, vertical=True)
+    size, top, left, step = sizes
+    for k in range((width - left) // step):
+        write(picture, X[k], top, left + step * k, size)
+    picture = cv2.warpAffine(picture, cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0), (width, height),
                              borderMode=cv2.BORDER_REPLICATE)
     dark = _ink.darkness(picture, light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, 70))
-    grid = (con > 0.1) & (con < 0.5)   # the grid's pixels, not the pen's
+    con = _ink.contrast(dark, _ink.paper_level(dark, min(shape) / 4))
+    return con, (con > 0.1) & (con < 0.5)   # the grid's pixels, not the pen's
+
+
+def test_a_second_search_finds_the_grid_lines_the_first_missed(digits, monkeypatch):
+    X, _ = digits
+    con, grid = _grid_with_digits(X, (280, 900), 28, 3, (90, 90, 60, 115), degrees=3)
 
     def grid_found():
         levels, _, _ = _ink.find_rulings(con, con > 0.1, 168, np.ones(con.shape, bool))
@@ -655,14 +662,7 @@ def test_a_family_is_three_parallel_lines_apart():
 
 def test_a_large_picture_is_searched_for_rulings_at_half_size(digits, monkeypatch):
     X, _ = digits
-    picture = rule(rule(page(600, 800), 40, thickness=2), 40, thickness=2, vertical=True)
-    for k in range(4):
-        write(picture, X[k], 250, 100 + 160 * k, 120)
-    picture = cv2.warpAffine(picture, cv2.getRotationMatrix2D((400, 300), 4, 1.0), (800, 600),
-                             borderMode=cv2.BORDER_REPLICATE)
-    dark = _ink.darkness(picture, light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, 150))
-    grid = (con > 0.1) & (con < 0.5)
+    con, grid = _grid_with_digits(X, (600, 800), 40, 2, (120, 250, 100, 160), degrees=4)
     assert min(con.shape) >= _ink.HOUGH_HALF_SIZE
     calls, hough = [], cv2.HoughLinesP
     monkeypatch.setattr(cv2, "HoughLinesP", lambda marks, *a, **k: calls.append(marks.shape) or hough(marks, *a, **k))
