@@ -44,6 +44,7 @@ import math
 
 import cv2
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 # Photos are processed with their long side near this many pixels: enough for
 # a digit of 25 pixels in a picture of a written number, fast on a 12-megapixel photo.
@@ -220,8 +221,9 @@ def noise_level(values):
     distance from the median down to the 16th percentile is one standard
     deviation of the paper's noise. A grid covering more than half of the
     page raises the median to its own level: ``find_ink`` caps the
-    threshold made from these at ``FLOOR_CAP`` of the pen's contrast. Estimated on every 16th pixel: plenty
-    for two statistics, and 16 times cheaper.
+    threshold made from these at ``FLOOR_CAP`` of the pen's contrast.
+    Estimated on every 16th pixel: plenty for two statistics, and 16 times
+    cheaper.
     """
     values = values.ravel()[::16]
     low, median = np.percentile(values, [15.87, 50.0])
@@ -844,10 +846,6 @@ def long_lines(lengths, areas, pieces):
     return lines
 
 
-# Neighbouring digits of a number lie at most this fraction of a digit's height
-# above or below each other (see the_row).
-ROW_STEP = 0.25
-
 # A faint digit in a number is taken down to this fraction of the pen's contrast.
 FAINT_DIGIT = 0.12
 
@@ -928,8 +926,13 @@ def _in_row(y, h, top, bottom):
     return min(y + h, bottom) - max(y, top) >= 0.6 * min(h, bottom - top)
 
 
+# Neighbouring digits of a number lie at most this fraction of a digit's height
+# above or below each other (see the_row).
+ROW_STEP = 0.25
+
+
 def the_row(stats, groups):
-    """The groups that make up the number: the chain of neighbours level with one another that holds the most ink.
+    """The groups that make up the number: the chain of groups level with one another that holds the most ink.
 
     A number is written along a row: each digit lies level with the next
     one, or a little above or below it where the row slopes or its baseline
@@ -938,30 +941,17 @@ def the_row(stats, groups):
     gap between them up or down is at most ``ROW_STEP`` of the taller one's
     height, however far apart they are across (a digit too faint to be
     found can lie between them); the chain with the most ink is kept.
+    Returns the indices of its groups, in order.
     """
     if len(groups) < 2:
         return list(range(len(groups)))
-    boxes = [group_box(stats, g) for g in groups]
-    ink = [int(stats[g, 4].sum()) for g in groups]
-    order = sorted(range(len(groups)), key=lambda k: boxes[k][0])
-    chain = list(range(len(groups)))   # union-find: each group's chain
-
-    def root(k):
-        while chain[k] != k:
-            chain[k] = chain[chain[k]]
-            k = chain[k]
-        return k
-
-    for a, i in enumerate(order):
-        for j in order[a + 1:]:
-            gap = max(boxes[j][1] - boxes[i][3], boxes[i][1] - boxes[j][3])
-            if gap <= ROW_STEP * max(boxes[i][3] - boxes[i][1], boxes[j][3] - boxes[j][1]):
-                chain[root(j)] = root(i)
-    totals = {}
-    for k in range(len(groups)):
-        totals[root(k)] = totals.get(root(k), 0) + ink[k]
-    best = max(totals, key=totals.get)
-    return [k for k in range(len(groups)) if root(k) == best]
+    boxes = np.array([group_box(stats, g) for g in groups])
+    top, bottom = boxes[:, 1], boxes[:, 3]
+    gap = np.maximum(top[None, :] - bottom[:, None], top[:, None] - bottom[None, :])
+    height = bottom - top
+    _, chain = connected_components(gap <= ROW_STEP * np.maximum(height[:, None], height[None, :]), directed=False)
+    ink = np.bincount(chain, weights=[stats[g, 4].sum() for g in groups])
+    return [int(k) for k in np.flatnonzero(chain == np.argmax(ink))]
 
 
 def _row_slope(boxes):
