@@ -82,6 +82,9 @@ RULING_DENSE_REACH = 0.01
 RULING_SEARCHES = 2
 # Pictures whose short side is at least this many pixels are searched for lines at half size.
 HOUGH_HALF_SIZE = 480
+# A ruling is erased where it is at least this fraction of its own contrast
+# (its full width at half maximum), and a pixel each side.
+RULING_HALF = 0.5
 
 
 def to_work_size(rgb):
@@ -252,8 +255,9 @@ def find_rulings(con, weak, min_length, page, paper=None):
     Lines are found by a probabilistic Hough transform. A ruling is a
     line drawn across the whole page (``page``) with paper on both sides;
     lines that are mostly paper (digits in a row, a digit's stroke) or
-    beside ink (a stroke's edge) are left alone. Each ruling is
-    drawn into the mask as thick as it is measured across, plus a pixel each side.
+    beside ink (a stroke's edge) are left alone. Each ruling is drawn
+    into the mask where it is at least half its own contrast
+    (``RULING_HALF``), and a pixel each side.
 
     Returns
     -------
@@ -302,9 +306,13 @@ def find_rulings(con, weak, min_length, page, paper=None):
             angle = math.degrees(math.atan2(dy, dx))
             if abs(angle) < 30:
                 angles.append(angle)
-            # Over its whole stretch: the Hough segment can be a part of it.
+            # Over its whole stretch: the Hough segment can be a part of it. Only as wide
+            # as the line is at half its contrast, not as wide as its faint blurred rim:
+            # on the mask, a pen lighter than halfway from the ruling to the pen's level
+            # is erased, and a band much wider than the line cut a thin pen's faint digits apart.
+            width = _line_thickness(con > RULING_HALF * level, xs, ys, dx, dy)
             drawn = np.zeros_like(mask)
-            cv2.line(drawn, (int(ends[0]), int(ends[1])), (int(ends[2]), int(ends[3])), level, thickness=thickness + 2)
+            cv2.line(drawn, (int(ends[0]), int(ends[1])), (int(ends[2]), int(ends[3])), level, thickness=width + 2)
             np.maximum(mask, drawn, out=mask)
             # The rulings erased from the next search leave gaps as wide as they are in the lines crossing them.
             gap = max(gap, thickness + 4)

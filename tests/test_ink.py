@@ -686,6 +686,25 @@ def test_thin_rulings_found_at_half_size_are_measured_where_they_lie():
     assert (levels[41::60] > 0).all()
 
 
+def test_a_blurred_ruling_is_erased_only_as_wide_as_it_is_at_half_its_contrast(monkeypatch):
+    # A thin ruling in a small photo is blurred: a threshold just above the paper marks
+    # its faint rim a few pixels beyond the line. Erased that wide, it cut a thin pen's
+    # faint digit apart.
+    rows = np.arange(200, dtype=np.float32)[:, None]
+    con = np.repeat(0.3 * np.exp(-((rows - 100) ** 2) / (2 * 2.0 ** 2)), 400, axis=1).astype(np.float32)
+    weak = con > 0.04
+    assert weak[:, 200].sum() == 9
+    calls = []   # one Hough segment, along the line's middle; the second search finds none
+    monkeypatch.setattr(_ink, "_hough", lambda *args: None if calls.append(1) or len(calls) > 1
+                        else np.array([[0, 100, 399, 100]]))
+    levels, level, _ = _ink.find_rulings(con, weak, 160, np.ones(con.shape, bool))
+    erased = np.flatnonzero(levels[:, 200] > 0)
+    assert level == pytest.approx(0.3, abs=0.01)
+    # 5 rows at half its contrast and a pixel each side: a line 7 thick, which OpenCV
+    # draws over 9 rows; drawn as wide as its rim and a pixel each side, 13.
+    assert set(range(98, 103)) <= set(erased) and len(erased) <= 9
+
+
 def test_hough_segments_are_moved_onto_the_line_they_lie_on():
     weak = np.zeros((300, 600), bool)
     cv2.line(weak.view(np.uint8), (0, 100), (599, 160), 1, thickness=3)   # a ruling at about 5.7 degrees
