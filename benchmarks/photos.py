@@ -16,9 +16,12 @@ shadow (a soft-edged shadow and a lighting gradient), tilt (page turned up to
 15 degrees with mild perspective; the page edge and the table show in a corner),
 pen (blue, black or red pens, thin to thick strokes), specks (dust and dots),
 lowres (digits 25 to 40 pixels high), jpeg (JPEG quality 40 to 75), and all
-(everything at once, on ruled or on squared paper).
+(everything at once, on ruled or on squared paper). On request,
+``all-but-pen`` and the like: everything at once but that one condition
+(``LEAVE_OUT``), so what each costs in the combination shows.
 
     python benchmarks/photos.py --output benchmarks/results/photos.json
+    python benchmarks/photos.py --conditions all all-but-pen all-but-lowres --n-single 0 --n-large 0 --output /tmp/all_but.json
     python benchmarks/photos.py --n-single 10 --n-number 4 --n-large 1 --output /tmp/photos.json   # quick
 """
 
@@ -38,6 +41,9 @@ from _common import environment, write_json  # noqa: E402
 from skdigits import ImageError, find_digits, load_mnist, load_model, load_pretrained, read_digits, to_mnist  # noqa: E402
 
 CONDITIONS = ("clean", "ruled", "squared", "shadow", "tilt", "pen", "specks", "lowres", "jpeg", "all")
+# Conditions that "all" can be drawn without (the paper is ruled or squared in any case).
+LEAVE_OUT = ("shadow", "tilt", "pen", "specks", "lowres", "jpeg")
+ALL_BUT = tuple(f"all-but-{condition}" for condition in LEAVE_OUT)
 PENS = {"black": (35, 35, 40), "blue": (150, 60, 25), "dark blue": (110, 40, 20), "red": (40, 40, 190)}  # BGR
 
 
@@ -122,8 +128,9 @@ LARGE_REPEATS = 3
 def make_photo(digits, condition, rng, *, long_side=900):
     """A photo (BGR uint8) of ``digits`` (MNIST test images) written left to right."""
     conditions = {condition}
-    if condition == "all":  # everything at once, on ruled or on squared paper
+    if condition == "all" or condition in ALL_BUT:  # everything at once, on ruled or on squared paper
         conditions = set(CONDITIONS[1:-1]) - {("squared", "ruled")[rng.integers(2)]}
+        conditions.discard(condition[len("all-but-"):])
     n = len(digits)
     height = int(rng.uniform(0.14, 0.22) * long_side) if n > 1 else int(rng.uniform(0.2, 0.45) * long_side)
     gaps = [int(rng.uniform(0.12, 0.35) * height) for _ in range(n)]
@@ -175,7 +182,7 @@ def main(argv=None):
     parser.add_argument("--n-large", type=int, default=10, help="12-megapixel JPEG files to time")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", help="a model file to read with (default: the pretrained model)")
-    parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
+    parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS + ALL_BUT)
     parser.add_argument("--examples", metavar="PNG", help="also draw a figure of successes and failures")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)

@@ -182,9 +182,9 @@ def test_photos_quick(tmp_path):
     out = tmp_path / "photos.json"
     figure = tmp_path / "photos.png"
     printed = _run("photos.py", "--n-single", 4, "--n-number", 2, "--n-large", 1, "--conditions", "clean", "all",
-                   "--output", out, "--examples", figure)
+                   "all-but-pen", "--output", out, "--examples", figure)
     result = json.loads(out.read_text())
-    assert set(result["conditions"]) == {"clean", "all"}
+    assert set(result["conditions"]) == {"clean", "all", "all-but-pen"}
     clean = result["conditions"]["clean"]
     assert clean["n_single"] == 4 and clean["n_number"] == 2
     assert clean["single_accuracy"] == 1.0 and 0 < clean["preprocess_ms_median"] < 1000
@@ -219,6 +219,19 @@ def test_second_photo_generator_uses_test_digits_only_and_keeps_digits_readable(
         photo, (paper, lines) = photos_other.make_photo(X[k:k + 2], rng)
         assert photo.dtype == np.uint8 and photo.shape[2] == 3 and paper in photos_other.PAPERS
         assert lines in photos_other.STYLES and min(photo.shape[:2]) >= 2 * 28
+
+
+def test_all_at_once_can_leave_one_condition_out():
+    from photos import main, make_photo
+
+    _, X, _, _ = load_mnist(n_test=3, random_state=0)
+    for seed in range(3):
+        # Low resolution shrinks the photo to digits 25 to 40 pixels high; left out, the photo keeps its size.
+        assert max(make_photo(X, "all", np.random.default_rng(seed)).shape[:2]) < 400
+        assert max(make_photo(X, "all-but-pen", np.random.default_rng(seed)).shape[:2]) < 400
+        assert max(make_photo(X, "all-but-lowres", np.random.default_rng(seed)).shape[:2]) >= 600
+    with pytest.raises(SystemExit):   # the paper is ruled or squared in any case
+        main(["--conditions", "all-but-ruled", "--output", "unused.json"])
 
 
 def test_wilson_interval():
