@@ -130,7 +130,8 @@ def make_photo(digits, condition, rng, *, long_side=900):
     conditions = {condition}
     if condition == "all" or condition in ALL_BUT:  # everything at once, on ruled or on squared paper
         conditions = set(CONDITIONS[1:-1]) - {("squared", "ruled")[rng.integers(2)]}
-        conditions.discard(condition[len("all-but-"):])
+        if condition in ALL_BUT:
+            conditions.discard(condition[len("all-but-"):])
     n = len(digits)
     height = int(rng.uniform(0.14, 0.22) * long_side) if n > 1 else int(rng.uniform(0.2, 0.45) * long_side)
     gaps = [int(rng.uniform(0.12, 0.35) * height) for _ in range(n)]

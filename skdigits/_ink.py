@@ -82,8 +82,8 @@ RULING_DENSE_REACH = 0.01
 RULING_SEARCHES = 2
 # Pictures whose short side is at least this many pixels are searched for lines at half size.
 HOUGH_HALF_SIZE = 480
-# A ruling is erased where it is at least this fraction of its own contrast
-# (its full width at half maximum), and a pixel each side.
+# A ruling is erased as wide as it is at this fraction of its own contrast
+# (at 0.5, its full width at half maximum), and a pixel each side.
 RULING_HALF = 0.5
 
 
@@ -256,7 +256,7 @@ def find_rulings(con, weak, min_length, page, paper=None):
     line drawn across the whole page (``page``) with paper on both sides;
     lines that are mostly paper (digits in a row, a digit's stroke) or
     beside ink (a stroke's edge) are left alone. Each ruling is drawn
-    into the mask where it is at least half its own contrast
+    into the mask as wide as it is at half its own contrast
     (``RULING_HALF``), and a pixel each side.
 
     Returns
