@@ -310,7 +310,7 @@ def find_rulings(con, weak, min_length, page, paper=None):
             # as the line is at half its contrast, not as wide as its faint blurred rim:
             # on the mask, a pen lighter than halfway from the ruling to the pen's level
             # is erased, and a band much wider than the line cut a thin pen's faint digits apart.
-            width = _line_thickness(con > RULING_HALF * level, xs, ys, dx, dy)
+            width = _line_thickness(con, xs, ys, dx, dy, above=RULING_HALF * level)
             drawn = np.zeros_like(mask)
             cv2.line(drawn, (int(ends[0]), int(ends[1])), (int(ends[2]), int(ends[3])), level, thickness=width + 2)
             np.maximum(mask, drawn, out=mask)
@@ -530,14 +530,19 @@ def _beside(con, xs, ys, dx, dy, distance):
     return float(np.median(np.maximum(*sides)))
 
 
-def _line_thickness(weak, xs, ys, dx, dy, reach=12):
-    """Median width of ``weak`` across a line, sampled at 16 points along it."""
+def _line_thickness(weak, xs, ys, dx, dy, reach=12, above=None):
+    """Median width of ``weak`` across a line, sampled at 16 points along it.
+
+    With ``above``, ``weak`` is a contrast map, and the width is where it
+    exceeds ``above``: only the sampled pixels are compared, not the picture.
+    """
     height, width = weak.shape
     pick = np.linspace(0, len(xs) - 1, 16).astype(int)
     offsets = np.arange(-reach, reach + 1)
     px = np.clip(np.rint(xs[pick, None] - dy * offsets[None, :]).astype(int), 0, width - 1)
     py = np.clip(np.rint(ys[pick, None] + dx * offsets[None, :]).astype(int), 0, height - 1)
-    return int(np.median(weak[py, px].sum(axis=1)))
+    across = weak[py, px] if above is None else weak[py, px] > above
+    return int(np.median(across.sum(axis=1)))
 
 
 def ink_mask(con, low, high):
