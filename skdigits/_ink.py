@@ -81,9 +81,10 @@ RULING_EDGE = 0.05
 RULING_DENSE_REACH = 0.01
 # How many times the Hough transform looks for rulings (see find_rulings); a search
 # that finds no new ruling ends it. On a dense grid turned by 3 degrees (280x900
-# pixels, lines 28 apart; tests/test_ink.py), each search at half size finds fewer
-# lines than at full size: 72%, 86%, 92%, 96.5% of the grid after one to four
-# searches, and no more after a fifth (85% and 95.5% after one and two at full size).
+# pixels, lines 28 apart; tests/test_ink.py), searched at half size every time,
+# 66%, 92% and 96% of the grid was found after one, two and three searches, no more
+# after a fourth; with the later searches at full size, as on a picture this small,
+# 66% and then 96%. A large picture is searched at half size every time.
 RULING_SEARCHES = 4
 # Pictures whose short side is at least this many pixels are searched for lines at
 # half size. Smaller ones (down to MIN_WORK_SIDE) only in the first search: at half
