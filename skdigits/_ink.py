@@ -357,7 +357,7 @@ def _bridged(marks, erased, bands):
     """
     if not bands:
         return marks
-    joined = marks.copy()
+    joined, as_bytes = marks.copy(), marks.astype(np.uint8)
     bands = np.array(bands, dtype=np.float64)
     # Each ruling's direction, pointing right (near-horizontal ones) or down (near-vertical ones).
     lengthwise = np.abs(bands[:, 0]) >= np.abs(bands[:, 1])
@@ -373,7 +373,7 @@ def _bridged(marks, erased, bands):
         kernel = np.zeros((2 * half + 1, 2 * half + 1), np.uint8)
         ax, ay = -dy / norm * half, dx / norm * half
         cv2.line(kernel, (int(round(half - ax)), int(round(half - ay))), (int(round(half + ax)), int(round(half + ay))), 1, 1)
-        closed = cv2.morphologyEx(marks.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
+        closed = cv2.morphologyEx(as_bytes, cv2.MORPH_CLOSE, kernel).astype(bool)
         joined |= closed & erased
     return joined
 
