@@ -263,8 +263,22 @@ def stroke_width(mask):
         return 0.0
     # A zero border: a mask that is ink everywhere still has an outline.
     contours, _ = cv2.findContours(np.pad(mask, 1).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    outline = sum(cv2.arcLength(contour, True) for contour in contours)
-    return 2.0 * area / max(outline, 1.0)
+    return 2.0 * area / max(_outline_length(contours), 1.0)
+
+
+def _outline_length(contours):
+    """The summed length of closed contours, as ``cv2.arcLength`` measures each.
+
+    Computed over all of them at once: a noise picture's one mark can have a
+    million holes, and a Python call per contour would cost seconds.
+    """
+    if len(contours) == 1:
+        return cv2.arcLength(contours[0], True)
+    points = np.concatenate(contours).reshape(-1, 2).astype(np.float64)
+    ends = np.cumsum([len(contour) for contour in contours]) - 1
+    following = np.arange(1, len(points) + 1)
+    following[ends] = np.concatenate([[0], ends[:-1] + 1])  # each contour closes on its first point
+    return float(np.hypot(*(points[following] - points).T).sum())
 
 
 def find_rulings(con, weak, min_length, page, paper=None):
@@ -850,17 +864,23 @@ def digit_groups(mask, min_height_ratio=0.3):
     tall = h[keep].max()
     big = keep[h[keep] >= min_height_ratio * tall]
     small = keep[h[keep] < min_height_ratio * tall]
-    groups = []
-    for i in sorted(big, key=lambda i: x[i]):
-        for group in groups:
-            left, top, right, bottom = group_box(stats, group)
-            overlap = min(right, x[i] + w[i]) - max(left, x[i])
-            # Pieces of one digit lie close above one another, not a page apart.
-            gap = max(y[i] - bottom, top - (y[i] + h[i]))
-            if overlap >= 0.5 * min(w[i], right - left) and gap <= STACKED_GAP * max(h[i], bottom - top):
-                group.append(i)
-                break
+    # Each mark is compared with every digit's box at once, so a picture of
+    # thousands of specks costs milliseconds, not a Python loop over pairs.
+    groups, boxes = [], np.empty((len(big), 4), dtype=np.int64)
+    for i in big[np.argsort(x[big], kind="stable")]:
+        left, top, right, bottom = boxes[:len(groups)].T
+        xi, yi, wi, hi = int(x[i]), int(y[i]), int(w[i]), int(h[i])
+        overlap = np.minimum(right, xi + wi) - np.maximum(left, xi)
+        # Pieces of one digit lie close above one another, not a page apart.
+        gap = np.maximum(yi - bottom, top - (yi + hi))
+        joins = np.flatnonzero((overlap >= 0.5 * np.minimum(wi, right - left))
+                               & (gap <= STACKED_GAP * np.maximum(hi, bottom - top)))
+        if joins.size:
+            j = joins[0]
+            boxes[j] = (min(boxes[j, 0], xi), min(boxes[j, 1], yi), max(boxes[j, 2], xi + wi), max(boxes[j, 3], yi + hi))
+            groups[j].append(i)
         else:
+            boxes[len(groups)] = (xi, yi, xi + wi, yi + hi)
             groups.append([i])
     # A small piece (a dot, a stroke broken off) joins the digit above or below
     # which it lies, if close; on its own it is never a digit. Close to the digit
@@ -868,15 +888,16 @@ def digit_groups(mask, min_height_ratio=0.3):
     # cross, darker than either) would otherwise be chained on below it. Close
     # for a digit's height, even to a short piece: the half of a digit that a
     # ruling cut in two is as far from the other half as a whole digit would be.
-    cores = [group_box(stats, group) for group in groups]
-    typical = _median_height(cores) if cores else 0.0
+    left, top, right, bottom = boxes[:len(groups)].T
+    typical = float(np.median(bottom - top)) if groups else 0.0
+    dx, dy = (right - left) / 6, np.maximum(bottom - top, typical) / 3
+    areas = np.array([stats[group, 4].sum() for group in groups], dtype=np.float64)
     for i in small:
-        for group, (left, top, right, bottom) in zip(groups, cores):
-            dx, dy = (right - left) / 6, max(bottom - top, typical) / 3
-            if (x[i] + w[i] >= left - dx and x[i] <= right + dx and y[i] + h[i] >= top - dy
-                    and y[i] <= bottom + dy and stats[i, 4] >= 0.02 * stats[group, 4].sum()):
-                group.append(i)
-                break
+        near = np.flatnonzero((x[i] + w[i] >= left - dx) & (x[i] <= right + dx) & (y[i] + h[i] >= top - dy)
+                              & (y[i] <= bottom + dy) & (stats[i, 4] >= 0.02 * areas))
+        if near.size:
+            groups[near[0]].append(i)
+            areas[near[0]] += stats[i, 4]
     groups.sort(key=lambda group: min(x[g] for g in group))
     return labels, stats, groups
 
