@@ -9,6 +9,7 @@ digit written dark on light paper or the reverse, any size, colour or gray.
 import io
 import math
 import os
+import time
 
 import cv2
 import numpy as np
@@ -18,7 +19,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ._ink import (WORK_SIDE, digit_groups, digit_patch, edge_digits, faint_digits, find_ink, group_box,
                    join_broken, long_lines, the_row, thin_ends)
 
-__all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor"]
+__all__ = ["read_image", "to_mnist", "find_digits", "MNISTPreprocessor", "ImageError", "ImageTooLargeError",
+           "ImageTooComplexError", "NoDigitError"]
 
 MNIST_SIDE = 28
 MNIST_BOX = 20
@@ -31,6 +33,25 @@ MIN_DIGIT_PIXELS = 4
 # Larger pictures are refused before they are decoded: 50 megapixels is above
 # any phone photo and keeps the decoded image under a few hundred MB.
 MAX_PIXELS = 50_000_000
+# ... and so are pictures whose decoded pixels would take more bytes than this
+# (a 16-bit or 32-bit sample takes two or four).
+MAX_DECODED_BYTES = 200_000_000
+# Pillow's bytes per pixel in each mode it decodes to (RGB is stored in four).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+
+# The formats skdigits opens. Pillow knows forty more, some of them handed to
+# programs outside Python (EPS to Ghostscript): a server should not parse them.
+# (A phone's JPEG with a second picture inside, MPO, is opened as a JPEG.)
+FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF")
+
+# A picture whose ink holds more separate marks, or more holes in them, than
+# this is noise, a texture or a pattern, not handwriting (210 photos of
+# benchmarks/photos.py and photos_other.py held at most 87 marks and 157
+# holes): it is refused before the marks are grouped into digits and traced.
+MAX_MARKS = 1000
+# A written number of more digits than this is not what skdigits reads; the
+# picture is refused before each digit's image is made.
+MAX_DIGITS = 64
 
 # Large JPEGs are decoded at a reduced scale (1/2, 1/4 or 1/8, done inside the
 # decoder) that still leaves their long side at least this many pixels.
@@ -47,6 +68,26 @@ class ImageTooLargeError(ImageError):
 
 class NoDigitError(ImageError):
     """A picture that was read, but holds no ink or no digit."""
+
+
+class ImageTooComplexError(ImageError):
+    """A picture whose reading would cost too much: too many marks or digits, or over its time limit."""
+
+
+class _Deadline:
+    """Raises ImageTooComplexError at a check made after ``seconds`` of this thread's CPU time (None: never).
+
+    CPU time, not wall time: a picture that waited for a busy core has not cost more.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.end = None if seconds is None else time.thread_time() + seconds
+
+    def check(self, step):
+        if self.end is not None and time.thread_time() > self.end:
+            raise ImageTooComplexError(
+                f"the picture took over {self.seconds:g} s of CPU to read ({step}); is it a photo of digits?")
 
 
 def read_image(path):
@@ -75,13 +116,21 @@ def _open(path):
 
 
 def _open_source(source, path):
-    """Open (not yet decode) an image from a file name or a binary file; ``path`` names it in messages."""
+    """Open (not yet decode) an image from a file name or a binary file; ``path`` names it in messages.
+
+    Only ``FORMATS`` are opened. Decoders' own messages are not passed on:
+    they can be long, and they describe the decoder rather than the file.
+    """
     try:
-        image = Image.open(source)
+        image = Image.open(source, formats=FORMATS)
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file that can be read (PNG, JPEG, BMP, TIFF, ...)") from None
-    except (OSError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"{path}: cannot read image ({exc})") from None
+        raise ImageError(f"{path}: not an image file that can be read ({', '.join(_FORMAT_NAMES)})") from None
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"{path}: the image declares more pixels than can be decoded safely") from None
+    except Exception:
+        # Pillow raises OSError, ValueError (a text chunk too large to decompress),
+        # SyntaxError, struct.error, ... from inside its parsers.
+        raise ImageError(f"{path}: a damaged image, or one that uses a feature skdigits cannot decode") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
         image.close()
@@ -89,20 +138,67 @@ def _open_source(source, path):
             f"{path}: image of {width}x{height} pixels is too large "
             f"(over {MAX_PIXELS // 1_000_000} megapixels); crop it around the digits"
         )
+    if width * height * _MODE_BYTES.get(image.mode, 4) > MAX_DECODED_BYTES:
+        image.close()
+        raise ImageTooLargeError(
+            f"{path}: image of {width}x{height} pixels in mode {image.mode} would take over "
+            f"{MAX_DECODED_BYTES // 1_000_000} MB decoded; crop it around the digits or save it with 8 bits a channel"
+        )
     return image
 
 
+_FORMAT_NAMES = ("PNG", "JPEG", "BMP", "TIFF", "WebP", "GIF")
+
+
 def _decode(image, path, mode):
-    """Decode an opened image; JPEGs at the smallest scale that keeps DECODE_SIDE pixels."""
+    """Decode an opened image; JPEGs at the smallest scale that keeps DECODE_SIDE pixels.
+
+    Other large pictures are shrunk by a whole factor as soon as they are
+    decoded, before any copy of their pixels is made.
+    """
     try:
         width, height = image.size
         shrink = DECODE_SIDE / max(width, height)
         if shrink < 1:
             image.draft(mode, (math.ceil(width * shrink), math.ceil(height * shrink)))
         image.load()
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"{path}: the image declares more pixels than can be decoded safely") from None
+    except Exception:
+        raise ImageError(f"{path}: a damaged or truncated image, or one skdigits cannot decode") from None
+    return _reduced(image)
+
+
+def _reduced(image):
+    """A decoded PIL image shrunk by the whole factor that keeps its long side at least ``WORK_SIDE``.
+
+    Every step after decoding works at ``WORK_SIDE`` at most, so nothing is
+    lost; 16-bit pictures are brought to 8 bits here too, without a float copy.
+    """
+    factor = max(image.size) // WORK_SIDE
+    if image.mode.startswith("I;16"):
+        values = np.asarray(image)
+        image.close()
+        if factor > 1:
+            values = cv2.resize(values, (values.shape[1] // factor, values.shape[0] // factor),
+                                interpolation=cv2.INTER_AREA)
+        return Image.fromarray(_stretched(values))
+    if factor <= 1:
         return image
-    except OSError as exc:
-        raise ImageError(f"{path}: damaged or truncated image ({exc})") from None
+    if image.mode in ("1", "P"):
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB" if image.mode == "P" else "L")
+    return image.reduce(factor)
+
+
+def _stretched(values):
+    """Integer or float samples -> uint8, their range stretched to 0..255."""
+    low, high = values.min(), values.max()
+    if values.dtype == np.uint16:
+        # A table of the 65,536 values: no float copy of a large picture.
+        table = (np.arange(65536, dtype=np.float64) - low) / (float(high - low) or 1.0) * 255
+        return np.clip(table, 0, 255).astype(np.uint8)[values]
+    values = (values.astype(np.float64) - low) / (float(high - low) or 1.0) * 255
+    return values.astype(np.uint8)
 
 
 def _flatten(image):
@@ -113,11 +209,8 @@ def _flatten(image):
             return image.convert("RGB")  # opaque everywhere (a drawing pad's PNG): no paper to lay it on
         paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        span = values.max() - values.min()
-        values = (values - values.min()) / (span if span > 0 else 1.0) * 255
-        return Image.fromarray(values.astype(np.uint8))
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return Image.fromarray(_stretched(np.asarray(image)))
     return image if image.mode in ("L", "RGB") else image.convert("RGB")
 
 
@@ -285,7 +378,7 @@ class FoundDigits:
         self.size = size
 
 
-def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
+def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None):
     """Find the handwritten digits in a picture, left to right, as MNIST-style images.
 
     Parameters
@@ -297,6 +390,10 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
     single : bool, default=False
         The picture holds one digit: all of its ink that lies with the
         largest digit is taken as that digit.
+    time_limit : float, default=None
+        Seconds of CPU time the reading may take, checked between its
+        steps; None: no limit. A server sets one so that no picture holds
+        a core for long.
 
     Returns
     -------
@@ -306,9 +403,16 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
     ------
     ImageError
         If the picture holds no ink or no digit.
+    ImageTooComplexError
+        If it holds more than ``MAX_MARKS`` separate marks or ``MAX_DIGITS``
+        digits (noise, a texture, a pattern), or its reading went over
+        ``time_limit``.
     """
+    deadline = _Deadline(time_limit)
     rgb, factor, size = _rgb_and_size(image)
+    deadline.check("decoding it")
     ink = find_ink(rgb, light_ink=not dark_ink(rgb, invert))
+    deadline.check("finding its ink")
     if ink.level < min_contrast:
         raise NoDigitError(
             f"no ink found: the darkest mark differs from the paper by {ink.level:.0%} "
@@ -316,15 +420,22 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
         )
     if not ink.mask.any():
         raise NoDigitError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
+    _check_mark_count(ink.mask)
     labels, stats, groups, boxes = _digits(ink, factor, single)
+    _check_digit_count(len(groups))
     if not single:
         extra = faint_digits(ink, labels, groups, boxes)
         if extra.any():
             ink.mask = ink.mask | extra
             labels, stats, groups, boxes = _digits(ink, factor, single)
+            _check_digit_count(len(groups))
+    deadline.check("grouping its marks into digits")
     # A group can hold no ink of its own: pixels joined across an erased ruling, with
     # nothing darker than the ruling under them. It is not a digit.
-    patches = [digit_patch(ink, labels, stats, group) for group in groups]
+    patches = []
+    for group in groups:
+        patches.append(digit_patch(ink, labels, stats, group))
+        deadline.check("making each digit's image")
     keep = [k for k, patch in enumerate(patches) if patch.max() > FAINT]
     if not keep:
         raise NoDigitError("no digit found: the ink is too faint")
@@ -333,6 +444,25 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False):
     scale = ink.scale * factor
     boxes = [tuple(int(round(v * scale)) for v in box) for box in boxes]
     return FoundDigits(images, boxes, tuple(size))
+
+
+def _check_mark_count(mask):
+    """Refuse ink of more than ``MAX_MARKS`` marks, or holes in them: each costs the steps after this."""
+    mask = mask.astype(np.uint8)
+    marks = cv2.connectedComponents(mask, connectivity=8)[0] - 1
+    # The paper around the marks is one region of the inverted mask; every other one is a hole.
+    holes = cv2.connectedComponents(1 - mask, connectivity=4)[0] - 2
+    for count, what in ((marks, "separate marks"), (holes, "holes in its marks")):
+        if count > MAX_MARKS:
+            raise ImageTooComplexError(
+                f"too noisy: {count:,} {what} (at most {MAX_MARKS:,} are read); is it a photo of handwritten digits?")
+
+
+def _check_digit_count(count):
+    if count > MAX_DIGITS:
+        raise ImageTooComplexError(
+            f"too many marks that look like digits: {count} (at most {MAX_DIGITS} are read); "
+            "crop the picture around the number")
 
 
 def _digits(ink, factor, single):
