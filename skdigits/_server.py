@@ -7,11 +7,19 @@ cores. The network runs on one thread of its own, on the images of all the
 requests that arrived meanwhile at once: for a network this small, a forward
 pass over 16 images costs little more than over one, so batching is what keeps
 latency flat when many clients draw at the same time.
+
+What one request may cost is bounded: its body's size and the time it takes
+to arrive, the CPU time its picture's reading takes (``IMAGE_SECONDS``), and
+how many pictures are read at once (about one per core) or wait to be (more
+get 503 at once). ``serve`` adds limits on each connection's head
+(``skdigits._http_limits``), on connections, and on the ``Host`` names answered.
 """
 
 import asyncio
 import contextlib
 import importlib.resources
+import ipaddress
+import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,21 +29,39 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ._images import ImageError, ImageTooLargeError, NoDigitError, find_digits
+from ._images import ImageError, ImageTooComplexError, ImageTooLargeError, NoDigitError, find_digits
 
-__all__ = ["create_app", "serve", "default_workers", "BatchedModel", "MAX_BODY_BYTES"]
+__all__ = ["create_app", "serve", "default_workers", "BatchedModel", "MAX_BODY_BYTES", "loopback_hosts"]
+
+_log = logging.getLogger("skdigits.serve")
 
 # Ten megabytes holds any phone photo as a JPEG; larger bodies are refused
 # from their Content-Length, before a byte of them is read.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
+# A body must arrive within this many seconds of its head: a client sending a
+# byte a minute would otherwise hold its connection (and a slot) for ever.
+BODY_SECONDS = 30.0
+
+# Seconds of CPU time one picture's reading may take (a 12-megapixel photo takes
+# well under 0.2 s); a picture made to cost more is answered 422.
+IMAGE_SECONDS = 1.0
+
+# Pictures waiting to be read, in one worker process, before more are answered
+# 503 (a pad drawing takes a few milliseconds: 64 is well under a second of waiting).
+MAX_WAITING = 64
+
 # Images per forward pass at most; more waiting requests go in the next pass.
 MAX_BATCH = 64
+
+# Connections one worker process holds at once; more are answered 503 by uvicorn.
+MAX_CONNECTIONS = 256
 
 # `skdigits serve` starts one worker process per core, up to this many: each
 # holds its own TensorFlow and model (about 500 MB resident, measured), and a drawing page
@@ -124,13 +150,21 @@ async def read_body(request, limit):
             raise HTTPException(400, f"Content-Length {length!r} is not a number of bytes")
         if int(length) > limit:
             raise HTTPException(413, f"the body of {int(length):,} bytes is over the limit of {limit:,} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"the body is over the limit of {limit:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    async def receive():
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"the body is over the limit of {limit:,} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        return await asyncio.wait_for(receive(), BODY_SECONDS)
+    except asyncio.TimeoutError:
+        # The rest of the body may still come: the connection cannot carry another request.
+        raise HTTPException(408, f"the body did not arrive within {BODY_SECONDS:g} s",
+                            headers={"Connection": "close"}) from None
 
 
 async def image_bytes(request, limit):
@@ -175,7 +209,8 @@ def _digit(classes, proba, image, box):
     }
 
 
-def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_batch=MAX_BATCH):
+def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_batch=MAX_BATCH,
+               allowed_hosts=None, image_slots=None, image_seconds=IMAGE_SECONDS):
     """The web page and JSON API around a fitted digit classifier.
 
     Parameters
@@ -189,6 +224,16 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
         Larger request bodies get 413, from their Content-Length, unread.
     max_batch : int, default=64
         Most images the network classifies in one pass.
+    allowed_hosts : list of str, default=None
+        The names the ``Host`` header may give (others get 400), so that a web
+        page elsewhere cannot have a browser post to this server by a name of
+        its own; None answers any (``serve`` never passes None: see
+        :func:`loopback_hosts`).
+    image_slots : int, default=None
+        Pictures read at once; more wait, and past ``MAX_WAITING`` waiting
+        are answered 503. None: this process's share of the cores.
+    image_seconds : float, default=IMAGE_SECONDS
+        CPU seconds one picture's reading may take before it is answered 422.
 
     Returns
     -------
@@ -207,11 +252,14 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
     classes = list(getattr(model, "classes_", []))
     batched = BatchedModel(model, max_batch=max_batch)
     started = time.time()
+    slots = image_slots if image_slots is not None else _image_slots()
+    reading = _Slots(slots, max_waiting=MAX_WAITING)
 
     async def recognise(request, single):
         data = await image_bytes(request, max_body_bytes)
         start = time.perf_counter()
-        found = await run_in_threadpool(find_digits, data, single=single)
+        async with reading:
+            found = await run_in_threadpool(find_digits, data, single=single, time_limit=image_seconds)
         proba = await batched.predict_proba(found.images)
         digits = [_digit(classes, p, image, box) for p, image, box in zip(proba, found.images, found.boxes)]
         return found, digits, 1000 * (time.perf_counter() - start)
@@ -255,14 +303,16 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
     async def image_error(request, exc):
         if isinstance(exc, ImageTooLargeError):
             status = 413
-        elif isinstance(exc, NoDigitError):
-            status = 422  # a readable image, but nothing in it to classify
+        elif isinstance(exc, (NoDigitError, ImageTooComplexError)):
+            status = 422  # a readable image, but nothing in it to classify, or too costly to read
         else:
             status = 400
         return _error(status, str(exc))
 
     async def server_error(request, exc):
-        return _error(500, f"internal error: {type(exc).__name__}: {exc}")
+        # The exception's text can hold paths and values: it goes to the log, not to the client.
+        _log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal error: the server could not answer this request; see its log")
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -278,7 +328,92 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
         Mount("/static", StaticFiles(directory=str(WEB_ROOT)), name="static"),
     ]
     handlers = {HTTPException: http_error, ImageError: image_error, Exception: server_error}
-    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    middleware = [] if allowed_hosts is None else [Middleware(HostCheck, allowed_hosts=allowed_hosts)]
+    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan, middleware=middleware)
+
+
+class HostCheck:
+    """ASGI middleware: requests whose ``Host`` header names another host get a JSON 400.
+
+    ``allowed_hosts`` holds names and addresses (an IPv6 one without
+    brackets), ``"*.example.org"`` for a domain and its sub-domains, or
+    ``"*"`` for any. A request without a Host header (HTTP/1.0) is answered.
+    """
+
+    def __init__(self, app, allowed_hosts):
+        self.app = app
+        self.allowed = {name.lower() for name in allowed_hosts}
+        self.domains = tuple(name[1:] for name in self.allowed if name.startswith("*."))
+
+    def allows(self, host):
+        return "*" in self.allowed or host in self.allowed or host.endswith(self.domains)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and "*" not in self.allowed:
+            host = (Request(scope).url.hostname or "").lower()
+            if not self.allows(host):
+                response = _error(400, f"the Host header names {host!r}, which this server does not answer to; "
+                                       f"start it with --allowed-host {host} if that is its name")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class _Slots:
+    """An async semaphore that answers 503 instead of letting more than ``max_waiting`` wait."""
+
+    def __init__(self, slots, max_waiting):
+        self._semaphore = asyncio.Semaphore(slots)
+        self._waiting = 0
+        self.max_waiting = max_waiting
+
+    async def __aenter__(self):
+        if self._semaphore.locked() and self._waiting >= self.max_waiting:
+            raise HTTPException(503, "the server is busy: too many pictures are waiting to be read; try again",
+                                headers={"Retry-After": "1"})
+        self._waiting += 1
+        try:
+            await self._semaphore.acquire()
+        finally:
+            self._waiting -= 1
+
+    async def __aexit__(self, *exc):
+        self._semaphore.release()
+
+
+def _image_slots():
+    """Pictures one process reads at once: its share of the cores (``SKDIGITS_NUM_THREADS``), at least 1."""
+    from ._runtime import thread_limit
+
+    return max(1, thread_limit() or os.cpu_count() or 1)
+
+
+def loopback_hosts(host):
+    """The ``Host`` names a server bound to ``host`` answers by default.
+
+    Bound to a loopback address, only the loopback names: a page on the
+    internet that makes a browser post to ``http://127.0.0.1:8000`` sends
+    its own name, and is refused. Bound to one other address, that address
+    and the loopback names. Bound to every address (0.0.0.0, ::), any name:
+    put a reverse proxy that checks names in front (see the README).
+
+    Examples
+    --------
+    >>> loopback_hosts("127.0.0.1")
+    ['localhost', '127.0.0.1', '::1']
+    >>> loopback_hosts("0.0.0.0")
+    ['*']
+    """
+    names = ["localhost", "127.0.0.1", "::1"]
+    if host in names:
+        return names
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return [host.lower(), *names]  # a name: itself
+    if address.is_unspecified:
+        return ["*"]
+    return names if address.is_loopback else [str(address), *names]
 
 
 def model_description(path):
@@ -299,7 +434,7 @@ def model_description(path):
 
 
 # How `serve` tells its worker processes what to serve.
-_MODEL_VAR, _BODY_VAR = "SKDIGITS_SERVE_MODEL", "SKDIGITS_SERVE_MAX_BODY"
+_MODEL_VAR, _BODY_VAR, _HOSTS_VAR = "SKDIGITS_SERVE_MODEL", "SKDIGITS_SERVE_MAX_BODY", "SKDIGITS_SERVE_HOSTS"
 
 
 def app_from_environment():
@@ -316,8 +451,10 @@ def app_from_environment():
         cv2.setNumThreads(threads)
     path = os.environ.get(_MODEL_VAR) or None
     model = load_pretrained() if path is None else load_model(path)
+    hosts = os.environ.get(_HOSTS_VAR)
     return create_app(model, description=model_description(path),
-                      max_body_bytes=int(os.environ.get(_BODY_VAR, MAX_BODY_BYTES)))
+                      max_body_bytes=int(os.environ.get(_BODY_VAR, MAX_BODY_BYTES)),
+                      allowed_hosts=None if hosts is None else hosts.split(","))
 
 
 def default_workers():
@@ -325,24 +462,45 @@ def default_workers():
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
+def uvicorn_options(*, host, port, verbose=False):
+    """uvicorn's settings for ``serve``: the address, the logs, and the limits on each connection.
+
+    Heads are limited in size and time (``skdigits._http_limits``), a worker
+    holds at most ``MAX_CONNECTIONS`` connections (more get 503), and an idle
+    keep-alive connection is closed after 5 s.
+    """
+    from ._http_limits import LimitedHttpToolsProtocol
+
+    return {"host": host, "port": port, "access_log": verbose, "log_level": "info" if verbose else "warning",
+            "http": LimitedHttpToolsProtocol, "limit_concurrency": MAX_CONNECTIONS, "timeout_keep_alive": 5}
+
+
 def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_bytes=MAX_BODY_BYTES,
-          verbose=False):
+          allowed_hosts=None, verbose=False):
     """Serve the page and the API with uvicorn until interrupted; False if the server could not start.
 
     With one worker, ``model`` (loaded from ``path``, None for the pretrained
     model) is served from this process. With more, each worker process loads
     its own copy from ``path`` and runs TensorFlow on its share of the cores.
+    ``allowed_hosts`` (None: :func:`loopback_hosts` of ``host``) are the
+    ``Host`` names answered. Each connection's head is limited in size and
+    time (``skdigits._http_limits``), and each worker holds at most
+    ``MAX_CONNECTIONS`` connections.
     """
     import uvicorn
 
-    options = {"host": host, "port": port, "access_log": verbose, "log_level": "info" if verbose else "warning"}
+    if allowed_hosts is None:
+        allowed_hosts = loopback_hosts(host)
+    options = uvicorn_options(host=host, port=port, verbose=verbose)
     if workers == 1:
         server = uvicorn.Server(uvicorn.Config(
-            create_app(model, description=model_description(path), max_body_bytes=max_body_bytes), **options))
+            create_app(model, description=model_description(path), max_body_bytes=max_body_bytes,
+                       allowed_hosts=allowed_hosts), **options))
         server.run()
         return server.started
     os.environ[_MODEL_VAR] = os.path.abspath(path) if path is not None else ""
     os.environ[_BODY_VAR] = str(max_body_bytes)
+    os.environ[_HOSTS_VAR] = ",".join(allowed_hosts)
     # Workers that each size TensorFlow's pools to every core would fight over them.
     os.environ.setdefault("SKDIGITS_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     uvicorn.run("skdigits._server:app_from_environment", factory=True, workers=workers, **options)

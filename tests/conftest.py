@@ -82,11 +82,12 @@ def live_server(pretrained):
 
     import uvicorn
 
-    from skdigits._server import create_app
+    from skdigits._server import create_app, loopback_hosts, uvicorn_options
 
+    # As `skdigits serve` runs it: the same limits on connections and Host names.
     app = create_app(pretrained, description={"source": "pretrained", "file": "pretrained.safetensors"},
-                     max_body_bytes=2 * 1024 * 1024)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+                     max_body_bytes=2 * 1024 * 1024, allowed_hosts=loopback_hosts("127.0.0.1"))
+    server = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(host="127.0.0.1", port=0)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

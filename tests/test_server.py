@@ -178,7 +178,7 @@ def _length(data):
 
 def test_body_limit_is_checked_before_the_body_is_read(live_server):
     # 50 MB announced, not a byte of it sent: the answer must come anyway.
-    head = ("POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+    head = ("POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
             "Content-Length: 50000000\r\n\r\n")
     start = time.perf_counter()
     status, answer = _raw_request(live_server, head)
@@ -189,7 +189,7 @@ def test_body_limit_is_checked_before_the_body_is_read(live_server):
 def test_chunked_body_over_the_limit(live_server):
     chunk = b"x" * 1_000_000
     body = b"".join(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" for _ in range(3)) + b"0\r\n\r\n"
-    head = "POST /api/read HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = "POST /api/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n"
     status, answer = _raw_request(live_server, head, body)
     assert status == 413 and "over the limit" in answer["error"]
 
