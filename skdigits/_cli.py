@@ -3,6 +3,7 @@
 import argparse
 import ast
 import json
+import math
 import os
 import platform
 import sys
@@ -159,19 +160,49 @@ def _predict_inputs(path, image_shape):
     from ._images import find_digits
 
     if path.lower().endswith(".npy"):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such file")
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
-        if array.ndim == 2 and array.shape == tuple(image_shape):
-            array = array[None]
-        if array.ndim not in (2, 3, 4):
-            raise ValueError(f"{path}: expected an array of images (n, h, w), got shape {array.shape}")
-        return [(f"{path}[{i}]", image[None], None) for i, image in enumerate(array)]
+        array = _npy_images(path, image_shape)
+        return ((f"{path}[{i}]", np.asarray(image)[None], None) for i, image in enumerate(array))
     found = find_digits(path, single=True)
     return [(path, found.images[:1], found)]
+
+
+def _npy_images(path, image_shape):
+    """The images of an .npy file, memory-mapped, after its header is checked against the file and the model.
+
+    Nothing is read but the header until it is known that the file holds
+    numbers of the model's image shape, as many as the header says: a file
+    of a few bytes that declares a hundred million images is refused, not
+    allocated.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    with open(path, "rb") as file:
+        try:
+            version = np.lib.format.read_magic(file)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+            else:
+                raise ValueError(f"format version {version[0]}.{version[1]} is not read")
+        except Exception as exc:  # NumPy's header parser raises ValueError, SyntaxError, TokenError, ...
+            raise ValueError(f"{path}: not a readable .npy array ({str(exc)[:200]})") from None
+        offset, size = file.tell(), os.fstat(file.fileno()).st_size
+    if dtype.kind not in "biuf":
+        raise ValueError(f"{path}: holds {dtype.name} values, not numbers; images are integers or floats")
+    height, width = image_shape
+    if tuple(shape) == (height, width):
+        shape = (1, height, width)
+    if len(shape) not in (3, 4) or math.prod(shape[1:]) != height * width:
+        raise ValueError(f"{path}: expected an array of {height}x{width} images (n, {height}, {width}), "
+                         f"got shape {tuple(shape)}")
+    needed = math.prod(shape) * dtype.itemsize
+    if offset + needed > size:
+        raise ValueError(f"{path}: is truncated: its header declares {shape[0]:,} images "
+                         f"({needed:,} bytes), the file holds {size - offset:,} bytes of data")
+    if shape[0] == 0:
+        return np.empty((0, height, width), dtype)
+    return np.load(path, mmap_mode="r", allow_pickle=False).reshape(shape[0], height, width)
 
 
 def _show_path(folder, name):
@@ -212,7 +243,7 @@ def cmd_predict(args):
                     r = results[-1]
                     others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top3"])
                     print(f"{name}: {r['label']} (p={r['probability']:.3f}) top3: {others}", flush=True)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             failed += 1
             results.append({"file": path, "label": None, "probability": None, "error": _file_error(path, exc)})
     if args.json:
@@ -257,11 +288,15 @@ def cmd_serve(args):
         args.workers = default_workers()
     if args.workers < 1:
         raise CLIError(f"--workers must be at least 1, got {args.workers}")
+    for name in args.allowed_host or ():
+        if not name or any(c in name for c in " ,/") or "*" in name[1:]:
+            raise CLIError(f"--allowed-host {name!r} is not a host name, an address, '*' or '*.domain'")
     model = _load_model(args.model)  # a bad model file is reported here, before any worker starts
     print(f"skdigits: serving on http://{args.host}:{args.port}/ with {args.workers} worker(s) (Ctrl+C stops)",
           flush=True)
     started = serve(model, args.model, host=args.host, port=args.port, workers=args.workers,
-                    max_body_bytes=int(args.max_body_mb * 1024 * 1024), verbose=args.verbose)
+                    max_body_bytes=int(args.max_body_mb * 1024 * 1024), allowed_hosts=args.allowed_host,
+                    verbose=args.verbose)
     # uvicorn reports a port it cannot bind and stops without raising.
     return 0 if started else 2
 
@@ -395,6 +430,10 @@ def build_parser():
     p.add_argument("--workers", type=int, default=None,
                    help="server processes, each with its own copy of the model "
                         "(default: one per core, at most 4)")
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="a name the Host header may give, as in http://NAME:PORT/ (repeat for more; '*' for any). "
+                        "Default: localhost, 127.0.0.1 and ::1, and the --host address when it is not loopback; "
+                        "any name when bound to 0.0.0.0 (then put a reverse proxy in front)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("convert", parents=[common],

@@ -110,6 +110,42 @@ def test_predict_image_files_and_npy(trained, tmp_path, capsys):
     assert lines[2].startswith(f"{npy}[0]: ")
 
 
+def _npy_declaring(path, shape, dtype="|u1", data=b""):
+    """An .npy file whose header declares ``shape`` and ``dtype``, followed by ``data`` only."""
+    header = repr({"descr": dtype, "fortran_order": False, "shape": shape}).encode()
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data)
+    return path
+
+
+def test_hostile_npy_files_are_each_one_line_and_the_batch_goes_on(trained, tmp_path, capsys):
+    _, X_test, _, y_test = load_mnist(n_test=2, random_state=0)
+    good = tmp_path / "good.npy"
+    np.save(good, X_test)
+    huge = _npy_declaring(tmp_path / "huge.npy", (100_000_000, 28, 28), data=bytes(100))
+    strings = tmp_path / "strings.npy"
+    np.save(strings, np.array([["a" * 28] * 28]))
+    complex_ = tmp_path / "complex.npy"
+    np.save(complex_, X_test.astype(np.complex64) + 1j)
+    shaped = tmp_path / "shaped.npy"
+    np.save(shaped, np.zeros((2, 10, 10), np.uint8))
+    garbage = tmp_path / "garbage.npy"
+    garbage.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': os.sys" + bytes(10))
+    files = [huge, strings, complex_, shaped, garbage, good]
+    assert main(["predict", "--model", str(trained), "--json", *map(str, files)]) == 1
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)
+    assert [r["file"] for r in results] == [str(f) for f in files[:-1]] + [f"{good}[0]", f"{good}[1]"]
+    assert all(r["label"] is not None for r in results[-2:])
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 5 and "Traceback" not in captured.err
+    assert "huge.npy: is truncated: its header declares 100,000,000 images (78,400,000,000 bytes)" in errors[0]
+    assert "strings.npy: holds str" in errors[1] and "not numbers" in errors[1]
+    assert "complex.npy: holds complex64 values, not numbers" in errors[2] and "j" not in errors[2].split(":")[-1]
+    assert "shaped.npy: expected an array of 28x28 images" in errors[3]
+    assert "garbage.npy: not a readable .npy array" in errors[4]
+
+
 def test_predict_json_and_per_file_errors(trained, tmp_path, capsys):
     png, label = _digit_png(tmp_path)
     blank = tmp_path / "blank.png"
