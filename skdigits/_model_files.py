@@ -7,14 +7,19 @@ JSON document with the format's name and version, the versions that wrote it,
 the estimator's parameters and its fitted attributes. Loading rebuilds the
 network with skdigits's own builder from those parameters and then sets the
 weights; no architecture, Keras config or Python object is read from the file,
-and everything that is read is checked before it is used.
+and everything that is read is checked before it is used: every number is
+finite and within bounds, the tensors' names and shapes are compared with
+those the parameters imply before the network is built, and a SHA-256 of the
+tensors, stored in the header, is compared with theirs.
 """
 
+import hashlib
 import json
 import math
 import numbers
 import os
 import tempfile
+import warnings
 from importlib import resources
 
 import numpy as np
@@ -23,12 +28,14 @@ from sklearn.utils.validation import check_is_fitted
 __all__ = ["ModelFileError", "save_model", "load_model", "load_pretrained", "pretrained_record"]
 
 FORMAT = "skdigits-cnn"
-FORMAT_VERSION = 1
+# Version 2 added "tensors_sha256"; version 1 files still load, with a warning.
+FORMAT_VERSION = 2
 METADATA_KEY = "skdigits"
 # The header of a default model is about 2 KB; a long history adds ~100 bytes an epoch.
 MAX_HEADER_BYTES = 1 << 20
 
-_HEADER_KEYS = {"format", "format_version", "written_by", "params", "fitted"}
+_HEADER_KEYS = {1: {"format", "format_version", "written_by", "params", "fitted"}}
+_HEADER_KEYS[2] = _HEADER_KEYS[1] | {"tensors_sha256"}
 _FITTED_KEYS = {"classes", "n_features_in", "image_shape", "pixel_mean", "pixel_std", "history"}
 _LABEL_TYPES = {"int": numbers.Integral, "str": str, "bool": bool, "float": numbers.Real}
 # Parameters that hold code or process state rather than numbers: not saved.
@@ -40,6 +47,18 @@ _PARAMS_ADDED = {"warm_start": False, "tta": False, "augment_ink": False}
 # How the pretrained model differs from CNNDigitClassifier's defaults: it reads
 # photos, so it is trained with random pen changes (measured in the README).
 PRETRAINED_PARAMS = {"augment_ink": True}
+
+# Bounds on what a model file may ask the builder for, checked before anything
+# is built: far above any network that reads digits (the default is 32 filters,
+# 3 blocks, 3x3 kernels, 128 units), far below what would exhaust memory.
+SIZE_LIMITS = {"filters": 4096, "conv_blocks": 12, "kernel_size": 64, "dense_units": 65536}
+MAX_IMAGE_SIDE = 4096
+MAX_CLASSES = 100_000
+# Pixel statistics: any real images' mean and spread lie well within these.
+PIXEL_MEAN_LIMIT = 1e6
+PIXEL_STD_RANGE = (1e-6, 1e6)
+# Integers in a header must fit the int64 labels and shapes they become.
+_INT64 = 2**63
 
 PRETRAINED_FILE = "pretrained.safetensors"
 PRETRAINED_RECORD = "pretrained.json"
@@ -97,16 +116,37 @@ def save_model(estimator, path):
     if not isinstance(estimator, CNNDigitClassifier):
         raise TypeError(f"save_model saves a CNNDigitClassifier, got a {type(estimator).__name__}.")
     check_is_fitted(estimator, "model_")
+    tensors = {v.path: np.ascontiguousarray(v.numpy()) for v in estimator.model_.weights}
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "written_by": _versions(),
         "params": _params_to_json(estimator),
         "fitted": _fitted_to_json(estimator),
+        "tensors_sha256": tensors_sha256(tensors),
     }
-    tensors = {v.path: np.ascontiguousarray(v.numpy()) for v in estimator.model_.weights}
     data = save(tensors, metadata={METADATA_KEY: json.dumps(header, allow_nan=False)})
     _write_atomically(os.fspath(path), data)
+
+
+def tensors_sha256(tensors):
+    """A SHA-256 of named tensors: each one's name, dtype, shape and bytes, in order of name.
+
+    It depends on the tensors only, not on how a file lays them out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = tensors_sha256({"w": np.zeros(3, np.float32)})
+    >>> a == tensors_sha256({"w": np.zeros(3, np.float32)}), a == tensors_sha256({"w": np.ones(3, np.float32)})
+    (True, False)
+    """
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = np.ascontiguousarray(tensors[name])
+        digest.update(json.dumps([name, tensor.dtype.str, list(tensor.shape)]).encode())
+        digest.update(tensor.tobytes())
+    return digest.hexdigest()
 
 
 def _versions():
@@ -222,8 +262,13 @@ def load_model(path):
     header = _read_header(path)
     estimator = _estimator_from_params(path, header["params"])
     fitted = _check_fitted(path, header["fitted"])
-    _build_network(estimator, fitted)
-    _set_weights(path, estimator)
+    _check_sizes(path, estimator, fitted)
+    _check_tensor_shapes(path, expected_shapes(estimator, fitted["image_shape_"], len(fitted["classes_"])))
+    try:
+        _build_network(estimator, fitted)
+    except (TypeError, ValueError) as exc:  # a routed parameter Keras does not take, say
+        raise _fail(path, f"its parameters do not build a network ({type(exc).__name__}: {exc})") from None
+    _set_weights(path, estimator, header.get("tensors_sha256"))
     return estimator
 
 
@@ -276,19 +321,25 @@ def _read_header(path):
         outer = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise _fail(path, "is not a safetensors file (its header is not JSON)") from None
+    except RecursionError:
+        raise _fail(path, "is not a skdigits model file (its header nests too deeply)") from None
     meta = outer.get("__metadata__") if isinstance(outer, dict) else None
     if not isinstance(meta, dict) or METADATA_KEY not in meta:
         raise _fail(path, "is a safetensors file without skdigits's header: not a skdigits model")
+    if not isinstance(meta[METADATA_KEY], str):
+        raise _fail(path, f"skdigits header must be a JSON string, got {type(meta[METADATA_KEY]).__name__}")
     try:
-        header = json.loads(meta[METADATA_KEY], parse_constant=_refuse_constant)
+        header = json.loads(meta[METADATA_KEY], parse_constant=_refuse_constant, parse_float=_finite_float,
+                            parse_int=_int64)
     except json.JSONDecodeError as exc:
         raise _fail(path, f"skdigits header is not valid JSON ({exc})") from None
     except ValueError as exc:
         raise _fail(path, f"skdigits header holds {exc}") from None
-    _check_keys(path, "header", header, _HEADER_KEYS)
-    if header["format"] != FORMAT:
-        raise _fail(path, f"format is {header['format']!r}, not {FORMAT!r}")
-    version = header["format_version"]
+    except RecursionError:
+        raise _fail(path, "skdigits header nests too deeply to be a model's") from None
+    if not isinstance(header, dict):
+        raise _fail(path, f"skdigits header must be a JSON object, got {type(header).__name__}")
+    version = header.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _fail(path, f"format_version must be a positive integer, got {version!r}")
     if version > FORMAT_VERSION:
@@ -297,6 +348,13 @@ def _read_header(path):
             f"was written in format version {version}; this skdigits reads up to version "
             f"{FORMAT_VERSION}: upgrade skdigits",
         )
+    _check_keys(path, "header", header, _HEADER_KEYS[version])
+    if header["format"] != FORMAT:
+        raise _fail(path, f"format is {header['format']!r}, not {FORMAT!r}")
+    checksum = header.get("tensors_sha256")
+    if version >= 2 and not (isinstance(checksum, str) and len(checksum) == 64
+                             and all(c in "0123456789abcdef" for c in checksum)):
+        raise _fail(path, f"tensors_sha256 must be 64 lower-case hex digits, got {checksum!r}")
     written_by = header["written_by"]
     if not isinstance(written_by, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in written_by.items()
@@ -307,6 +365,19 @@ def _read_header(path):
 
 def _refuse_constant(name):
     raise ValueError(f"a {name} value; model files hold finite numbers only")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]}, too large for a float; model files hold finite numbers only")
+    return value
+
+
+def _int64(text):
+    if len(text.lstrip("-")) > 19 or not -_INT64 <= int(text) < _INT64:
+        raise ValueError(f"the integer {text[:40]}, beyond 64 bits")
+    return int(text)
 
 
 def _check_keys(path, where, mapping, expected):
@@ -358,7 +429,7 @@ def _check_fitted(path, fitted):
     classes = fitted["classes"]
     _check_keys(path, "fitted.classes", classes, {"type", "values"})
     kind, values = classes["type"], classes["values"]
-    if kind not in _LABEL_TYPES:
+    if not isinstance(kind, str) or kind not in _LABEL_TYPES:
         raise _fail(path, f"class label type must be one of {sorted(_LABEL_TYPES)}, got {kind!r}")
     expected = _LABEL_TYPES[kind]
     if not isinstance(values, list) or not all(
@@ -380,8 +451,11 @@ def _check_fitted(path, fitted):
     for key in ("pixel_mean", "pixel_std"):
         if not isinstance(fitted[key], (int, float)) or isinstance(fitted[key], bool):
             raise _fail(path, f"{key} must be a number, got {fitted[key]!r}")
-    if fitted["pixel_std"] <= 0:
-        raise _fail(path, f"pixel_std must be positive, got {fitted['pixel_std']!r}")
+    if abs(fitted["pixel_mean"]) > PIXEL_MEAN_LIMIT:
+        raise _fail(path, f"pixel_mean must lie within +-{PIXEL_MEAN_LIMIT:g}, got {fitted['pixel_mean']!r}")
+    if not PIXEL_STD_RANGE[0] <= fitted["pixel_std"] <= PIXEL_STD_RANGE[1]:
+        raise _fail(path, f"pixel_std must lie within {PIXEL_STD_RANGE[0]:g} and {PIXEL_STD_RANGE[1]:g}, "
+                          f"got {fitted['pixel_std']!r}")
     history = fitted["history"]
     if not isinstance(history, dict) or not all(
         isinstance(k, str) and isinstance(v, list)
@@ -396,6 +470,70 @@ def _check_fitted(path, fitted):
         "pixel_std_": float(fitted["pixel_std"]),
         "history_": {key: list(map(float, values)) for key, values in history.items()},
     }
+
+
+def _check_sizes(path, estimator, fitted):
+    """Refuse parameters that would build a network too large to be a digit model (``SIZE_LIMITS``)."""
+    for name, limit in SIZE_LIMITS.items():
+        value = getattr(estimator, name)
+        for side in value if isinstance(value, tuple) else (value,):
+            if side > limit:
+                raise _fail(path, f"parameter {name}={value!r} is over the limit of {limit:,}")
+    if max(fitted["image_shape_"]) > MAX_IMAGE_SIDE:
+        raise _fail(path, f"image_shape {list(fitted['image_shape_'])} is over the limit of {MAX_IMAGE_SIDE} a side")
+    if len(fitted["classes_"]) > MAX_CLASSES:
+        raise _fail(path, f"{len(fitted['classes_']):,} class labels is over the limit of {MAX_CLASSES:,}")
+
+
+def expected_shapes(estimator, image_shape, n_classes):
+    """The tensors (name -> shape) of the network ``build_cnn`` makes from ``estimator``'s parameters.
+
+    Worked out without Keras, so that a model file's tensors can be checked
+    against them before anything is built or allocated.
+    """
+    kernel = estimator.kernel_size
+    kernel = tuple(kernel) if isinstance(kernel, tuple) else (kernel, kernel)
+    height, width = image_shape
+    shapes, channels = {}, 1
+    for block in range(estimator.conv_blocks):
+        out = estimator.filters * 2**block
+        shapes[f"conv{block + 1}/kernel"] = (*kernel, channels, out)
+        shapes[f"conv{block + 1}/bias"] = (out,)
+        # "same" max pooling by 2: a side of n becomes ceil(n / 2).
+        channels, height, width = out, -(-height // 2), -(-width // 2)
+    units = estimator.dense_units
+    shapes["dense/kernel"] = (height * width * channels, units)
+    for name in ("gamma", "beta", "moving_mean", "moving_variance"):
+        shapes[f"dense_bn/{name}"] = (units,)
+    shapes["softmax/kernel"] = (units, n_classes)
+    shapes["softmax/bias"] = (n_classes,)
+    return shapes
+
+
+def _check_tensor_shapes(path, expected):
+    """Compare the file's tensors (read from its header, not loaded) with the shapes the parameters imply."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="numpy") as file:
+            found = {name: tuple(file.get_slice(name).get_shape()) for name in file.keys()}
+    except SafetensorError as exc:
+        raise _fail(path, f"damaged or truncated safetensors data ({exc})") from None
+    missing, unknown = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing or unknown:
+        raise _fail(
+            path,
+            "its tensors do not match the network its parameters build: "
+            + "; ".join(part for part in (
+                f"missing {missing}" if missing else "",
+                f"unexpected {unknown}" if unknown else "") if part),
+        )
+    if "softmax/bias" in found and found["softmax/bias"] != expected["softmax/bias"]:
+        raise _fail(path, f"lists {expected['softmax/bias'][0]} class labels but its output layer has "
+                          f"{found['softmax/bias'][0]} units")
+    for name, shape in expected.items():
+        if found[name] != shape:
+            raise _fail(path, f"tensor {name} has shape {list(found[name])}, its parameters need {list(shape)}")
 
 
 def _build_network(estimator, fitted):
@@ -413,29 +551,18 @@ def _build_network(estimator, fitted):
     estimator.history_ = fitted["history_"]
 
 
-def _set_weights(path, estimator):
+def _set_weights(path, estimator, checksum):
+    """Read the tensors (their names and shapes were checked before the network was built), check them, set them."""
     from safetensors import SafetensorError, safe_open
 
     variables = {v.path: v for v in estimator.model_.weights}
     try:
         with safe_open(path, framework="numpy") as file:
-            names = set(file.keys())
-            missing, unknown = sorted(set(variables) - names), sorted(names - set(variables))
-            if missing or unknown:
-                raise _fail(
-                    path,
-                    "its tensors do not match the network its parameters build: "
-                    + "; ".join(part for part in (
-                        f"missing {missing}" if missing else "",
-                        f"unexpected {unknown}" if unknown else "") if part),
-                )
-            tensors = {name: file.get_tensor(name) for name in names}
+            tensors = {name: file.get_tensor(name) for name in file.keys()}
     except SafetensorError as exc:
         raise _fail(path, f"damaged or truncated safetensors data ({exc})") from None
-    n_classes = len(estimator.classes_)
-    output_units = tensors["softmax/bias"].shape[0] if "softmax/bias" in tensors else n_classes
-    if output_units != n_classes:
-        raise _fail(path, f"lists {n_classes} class labels but its output layer has {output_units} units")
+    if set(tensors) != set(variables):  # expected_shapes and build_cnn disagree: a bug, not a bad file
+        raise RuntimeError(f"the network built has tensors {sorted(variables)}, the file {sorted(tensors)}")
     for name, variable in variables.items():
         tensor = tensors[name]
         want_shape, want_dtype = tuple(variable.shape), np.dtype(variable.dtype)
@@ -447,6 +574,12 @@ def _set_weights(path, estimator):
             )
         if not np.all(np.isfinite(tensor)):
             raise _fail(path, f"tensor {name} holds NaN or infinite values")
+    if checksum is None:
+        warnings.warn(f"{path}: written by an older skdigits, with no checksum of its weights, so damage to them "
+                      "cannot be found; save it again with skdigits.save_model to add one", UserWarning,
+                      stacklevel=3)
+    elif tensors_sha256(tensors) != checksum:
+        raise _fail(path, "its weights do not match the SHA-256 in its header: the file was damaged or altered")
     for name, variable in variables.items():
         variable.assign(tensors[name])
 

@@ -115,11 +115,44 @@ TAMPERINGS = {
                     "lists 11 class labels but its output layer has 10 units"),
     "image shape": (_tamper_header(lambda h: h["fitted"].update(image_shape=[8, 9])),
                     r"n_features_in \(64\) must equal"),
-    "pixel std": (_tamper_header(lambda h: h["fitted"].update(pixel_std=0)), "pixel_std must be positive"),
+    "pixel std": (_tamper_header(lambda h: h["fitted"].update(pixel_std=0)), "pixel_std must lie within"),
+    "pixel std too large for a float": (
+        lambda h, t: (h, t, json.dumps(h).replace('"pixel_std": ', '"pixel_std": 1e400, "x": ')),
+        "the number 1e400, too large for a float"),
+    "pixel mean huge": (_tamper_header(lambda h: h["fitted"].update(pixel_mean=1e308)), "pixel_mean must lie within"),
+    "label beyond 64 bits": (_tamper_header(lambda h: h["fitted"]["classes"]["values"].__setitem__(9, 2**70)),
+                             "the integer 1180591620717411303424, beyond 64 bits"),
+    "deep nesting": (lambda h, t: (h, t, json.dumps(h).replace('"epochs": ', '"epochs": ' + "[" * 100_000
+                                                                 + "]" * 100_000 + ', "x": ')),
+                     "nests too deeply"),
+    "header not an object": (lambda h, t: (h, t, "[1, 2]"), "skdigits header must be a JSON object"),
+    "label type a list": (_tamper_header(lambda h: h["fitted"]["classes"].update(type=["int"])),
+                          "class label type must be one of"),
+    "routed parameter Keras refuses": (_tamper_header(lambda h: h["params"].update(compile__foo=1)),
+                                       "its parameters do not build a network"),
+    "filters 1e9": (_tamper_header(lambda h: h["params"].update(filters=10**9)),
+                    "parameter filters=1000000000 is over the limit of 4,096"),
+    "dense units 1e7": (_tamper_header(lambda h: h["params"].update(dense_units=10**7)),
+                        "parameter dense_units=10000000 is over the limit of 65,536"),
+    "kernel 1e6": (_tamper_header(lambda h: h["params"].update(kernel_size=10**6)),
+                   "parameter kernel_size=1000000 is over the limit of 64"),
+    "kernel pair": (_tamper_header(lambda h: h["params"].update(kernel_size=[3, 10**6])),
+                    r"parameter kernel_size=\(3, 1000000\) is over the limit of 64"),
+    "1000 blocks": (_tamper_header(lambda h: h["params"].update(conv_blocks=1000)),
+                    "parameter conv_blocks=1000 is over the limit of 12"),
+    "huge image": (_tamper_header(lambda h: h["fitted"].update(image_shape=[100_000, 1], n_features_in=100_000)),
+                   r"image_shape \[100000, 1\] is over the limit of 4096 a side"),
+    "filters that the tensors do not hold": (
+        _tamper_header(lambda h: h["params"].update(filters=64)),
+        r"tensor conv1/kernel has shape \[3, 3, 1, 32\], its parameters need \[3, 3, 1, 64\]"),
+    "checksum not hex": (_tamper_header(lambda h: h.update(tensors_sha256="x" * 64)),
+                         "tensors_sha256 must be 64 lower-case hex digits"),
+    "checksum missing": (_tamper_header(lambda h: h.pop("tensors_sha256")),
+                         r"missing key\(s\) in header: \['tensors_sha256'\]"),
     "tensor name": (_tamper_tensors(lambda t: t.update(evil=t.pop("conv1/kernel"))),
                     r"missing \['conv1/kernel'\]; unexpected \['evil'\]"),
     "tensor shape": (_tamper_tensors(lambda t: t.update({"conv1/bias": np.zeros(31, np.float32)})),
-                     r"tensor conv1/bias is float32\[31\], the network needs float32\[32\]"),
+                     r"tensor conv1/bias has shape \[31\], its parameters need \[32\]"),
     "tensor dtype": (_tamper_tensors(lambda t: t.update({"conv1/bias": t["conv1/bias"].astype(np.float64)})),
                      r"tensor conv1/bias is float64\[32\], the network needs float32\[32\]"),
     "tensor NaN": (_tamper_tensors(lambda t: t["dense/kernel"].__setitem__((0, 0), np.nan)),
@@ -135,6 +168,69 @@ def test_every_tampering_is_refused_by_name(saved, tmp_path, name):
     path = _write(tmp_path / "tampered.safetensors", header, tensors, text)
     with pytest.raises(ModelFileError, match=message):
         load_model(path)
+
+
+def test_a_tampering_is_refused_before_the_network_is_built(saved, tmp_path, monkeypatch):
+    import skdigits._model_files as model_files
+
+    def never(*args):
+        raise AssertionError("the network was built")
+
+    monkeypatch.setattr(model_files, "_build_network", never)
+    for name in ("filters 1e9", "1000 blocks", "filters that the tensors do not hold", "label count", "tensor shape"):
+        tamper, message = TAMPERINGS[name]
+        header, tensors, text = tamper(*_contents(saved))
+        with pytest.raises(ModelFileError, match=message):
+            load_model(_write(tmp_path / "tampered.safetensors", header, tensors, text))
+
+
+def test_a_header_that_holds_an_object_where_json_text_belongs_is_refused(saved, tmp_path):
+    data = saved.read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    outer = json.loads(data[8:8 + length])
+    outer["__metadata__"][METADATA_KEY] = {"format": "skdigits-cnn"}
+    head = json.dumps(outer).encode()
+    path = tmp_path / "object.safetensors"
+    path.write_bytes(len(head).to_bytes(8, "little") + head + data[8 + length:])
+    with pytest.raises(ModelFileError, match="skdigits header must be a JSON string, got dict"):
+        load_model(path)
+
+
+def test_a_bit_flipped_in_the_weights_is_found(saved, tmp_path):
+    data = bytearray(saved.read_bytes())
+    start = 8 + int.from_bytes(data[:8], "little")
+    rng = np.random.default_rng(0)
+    path = tmp_path / "flipped.safetensors"
+    for position in rng.integers(start, len(data), size=20):
+        flipped = bytearray(data)
+        flipped[position] ^= 1 << int(rng.integers(8))
+        path.write_bytes(bytes(flipped))
+        # A flip that makes a weight NaN is named as such; any other by the checksum.
+        with pytest.raises(ModelFileError, match="do not match the SHA-256|holds NaN or infinite"):
+            load_model(path)
+
+
+def test_a_file_from_before_checksums_loads_with_a_warning(saved, tmp_path, digits, fitted_digits):
+    header, tensors = _contents(saved)
+    del header["tensors_sha256"]
+    header["format_version"] = 1
+    path = _write(tmp_path / "v1.safetensors", header, tensors)
+    with pytest.warns(UserWarning, match="no checksum of its weights"):
+        older = load_model(path)
+    np.testing.assert_array_equal(older.predict_proba(digits[1]), fitted_digits.predict_proba(digits[1]))
+
+
+@pytest.mark.parametrize("params", [dict(conv_blocks=1), dict(conv_blocks=4, kernel_size=(3, 5)),
+                                    dict(filters=8, dense_units=16, kernel_size=5)])
+@pytest.mark.parametrize("image_shape", [(28, 28), (8, 8), (1, 13)])
+def test_the_shapes_a_file_is_checked_against_are_those_the_builder_makes(params, image_shape):
+    from skdigits._model_files import expected_shapes
+    from skdigits._network import build_cnn
+
+    clf = CNNDigitClassifier(**params)
+    model = build_cnn(image_shape, 7, filters=clf.filters, conv_blocks=clf.conv_blocks,
+                      kernel_size=clf.kernel_size, dense_units=clf.dense_units, augment=False)
+    assert {v.path: tuple(v.shape) for v in model.weights} == expected_shapes(clf, image_shape, 7)
 
 
 def test_damaged_files_are_refused(saved, tmp_path):
