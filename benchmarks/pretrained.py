@@ -95,6 +95,7 @@ def main(argv=None):
 def resave(path):
     """Write ``path`` again in the current file format; its weights and its record's scores stay as they are."""
     record_path = os.path.splitext(path)[0] + ".json"
+    provenance = environment()  # before the file is written: the revision it is written from
     with open(record_path, encoding="utf-8") as fh:
         record = json.load(fh)
     with warnings.catch_warnings():
@@ -111,7 +112,6 @@ def resave(path):
         raise SystemExit(f"{path}: the weights changed on resaving")
     with open(path, "rb") as fh:
         data = fh.read()
-    provenance = environment()
     record.update(file_bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
     record["resaved"] = {"timestamp": provenance["timestamp"], "git_revision": provenance["git_revision"],
                          "command": "python benchmarks/pretrained.py --resave", "format_version": FORMAT_VERSION,
