@@ -9,7 +9,15 @@ empty, truncated, blank, wrong content type, wrong method, a body over the
 limit announced by its Content-Length). Reports requests per second, correct
 predictions per second, p50 / p99 latency and every failure.
 
+With ``--hostile N``, the same requests are sent a second time, in the same
+run, while N more clients for each kind of hostile request send it in a loop
+(``--hostile-mix``: "dots", the 446-byte picture of 1,521 dots, or "all":
+that, a checkerboard, a megabyte of noise, a 7000x7000 16-bit PNG, a PNG
+text-chunk bomb, a 20 MB header and a head sent a byte a second); the normal
+clients' p99 with and without them is reported side by side.
+
     python benchmarks/serve_load.py --clients 8 --requests 3000 --workers 1 --output benchmarks/results/serve_load.json
+    python benchmarks/serve_load.py --workers 1 --hostile 1 --output benchmarks/results/serve_hostile.json
 """
 
 import argparse
@@ -23,6 +31,7 @@ import sys
 import threading
 import time
 import urllib.request
+import zlib
 
 import numpy as np
 
@@ -65,6 +74,89 @@ def bad_requests(good_png):
         ("wrong method", "GET", "/api/predict", None, {}, 405),
         ("too large", "POST", "/api/predict", b"", {**png, "Content-Length": str(TOO_LARGE)}, 413),
     ]
+
+
+def _png_bytes(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def hostile_requests(mix):
+    """(kind, raw HTTP request bytes, seconds between its pieces) of each hostile request in ``mix``."""
+    dots = np.full((200, 200), 255, np.uint8)
+    for y in range(2, 197, 5):
+        for x in range(2, 197, 5):
+            dots[y:y + 2, x:x + 2] = 0
+    bodies = {"dots": _png_bytes(dots)}
+    if mix == "all":
+        rng = np.random.default_rng(0)
+        bodies["checkerboard"] = _png_bytes(np.uint8(np.indices((1000, 1000)).sum(0) % 2 * 255))
+        bodies["noise"] = _png_bytes(np.uint8(rng.random((1000, 1000)) > 0.5) * 255)
+        sixteen = np.full((7000, 7000), 50000, np.uint16)
+        sixteen[3000:4000, 3400:3600] = 2000
+        bodies["7000x7000 16-bit"] = _png_bytes(sixteen)
+        clean = _png_bytes(np.full((50, 50), 200, np.uint8))
+        text = b"zTXt" + b"comment\x00\x00" + zlib.compress(bytes(200_000_000), 9)
+        chunk = len(text[4:]).to_bytes(4, "big") + text + zlib.crc32(text).to_bytes(4, "big")
+        bodies["text-chunk bomb"] = clean[:33] + chunk + clean[33:]
+    requests = [(kind, b"POST /api/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body, 0.0) for kind, body in bodies.items()]
+    if mix == "all":
+        requests.append(("20 MB header", b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: "
+                         + b"a" * 20_000_000 + b"\r\n\r\n", 0.0))
+        requests.append(("slow head", b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n", 1.0))
+    return requests
+
+
+class Hostile(threading.Thread):
+    """Sends one hostile request again and again, each time on a new connection, until ``stop`` is set."""
+
+    def __init__(self, port, request, stop):
+        super().__init__(daemon=True)
+        self.port, self.request, self.stop = port, request, stop
+        self.results = []
+
+    def run(self):
+        kind, data, pause = self.request
+        while not self.stop.is_set():
+            start = time.perf_counter()
+            status = None
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=60) as sock:
+                    try:
+                        if pause:  # a byte at a time, until the server gives up on the head
+                            for byte in data:
+                                sock.sendall(bytes([byte]))
+                                if self.stop.wait(pause):
+                                    break
+                        else:
+                            sock.sendall(data)
+                    except OSError:
+                        pass  # closed while sending: the answer may be waiting
+                    answer = b""
+                    while b"\r\n" not in answer:
+                        part = sock.recv(4096)
+                        if not part:
+                            break
+                        answer += part
+                    status = int(answer.split()[1]) if answer.startswith(b"HTTP/") else None
+            except OSError:
+                pass
+            self.results.append({"kind": kind, "status": status, "seconds": time.perf_counter() - start})
+
+
+def hostile_summary(results):
+    by_kind = {}
+    for r in results:
+        row = by_kind.setdefault(r["kind"], {"sent": 0, "statuses": {}, "seconds": []})
+        row["sent"] += 1
+        row["statuses"][str(r["status"])] = row["statuses"].get(str(r["status"]), 0) + 1
+        row["seconds"].append(r["seconds"])
+    for row in by_kind.values():
+        seconds = row.pop("seconds")
+        row["median_seconds"], row["max_seconds"] = float(np.median(seconds)), float(np.max(seconds))
+    return by_kind
 
 
 def free_port():
@@ -224,10 +316,17 @@ def main(argv=None):
     parser.add_argument("--model", help="a model file (default: the pretrained model)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (skdigits serve --workers)")
     parser.add_argument("--seed", type=int, default=0, help="which MNIST test digits are drawn")
+    parser.add_argument("--hostile", type=int, default=0,
+                        help="also send the requests again beside this many hostile clients of each kind "
+                             "(default 0: not)")
+    parser.add_argument("--hostile-mix", choices=("dots", "all"), default="dots",
+                        help="what the hostile clients send (default: the picture of dots)")
     parser.add_argument("--output", default="benchmarks/results/serve_load.json")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.requests < 1:
         parser.error("--clients and --requests must be at least 1")
+    if args.hostile < 0:
+        parser.error("--hostile must be 0 or more")
 
     result = {**environment(), "clients": args.clients, "workers": args.workers, "requests": args.requests,
               "bad_every": args.bad_every, "warmup": args.warmup, "seed": args.seed}
@@ -241,6 +340,17 @@ def main(argv=None):
         seconds, results = run_load(port, jobs, args.clients)
         server_cpu = tree_cpu_seconds(server.pid) - server_cpu
         client_cpu = time.process_time() - client_cpu
+        if args.hostile:
+            stop = threading.Event()
+            hostile = [Hostile(port, request, stop) for request in hostile_requests(args.hostile_mix)
+                       for _ in range(args.hostile)]
+            for client in hostile:
+                client.start()
+            time.sleep(0.5)  # under way before the normal requests start
+            beside_seconds, beside_results = run_load(port, jobs, args.clients)
+            stop.set()
+            for client in hostile:
+                client.join(timeout=60)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as response:
             result["healthy_after"] = json.loads(response.read())["status"] == "ok"
     finally:
@@ -251,6 +361,18 @@ def main(argv=None):
     result["cpu_ms_per_request"] = {"server": 1000 * server_cpu / len(results),
                                     "client": 1000 * client_cpu / len(results)}
     result["cpu_cores"] = os.cpu_count()
+    if args.hostile:
+        result["hostile_clients"], result["hostile_mix"] = args.hostile, args.hostile_mix
+        result["beside_hostile"] = summarise(beside_seconds, beside_results)
+        result["hostile"] = hostile_summary([r for client in hostile for r in client.results])
+        result["p99_ratio_beside_hostile"] = result["beside_hostile"]["p99_ms"] / result["summary"]["p99_ms"]
+        b = result["beside_hostile"]
+        print(f"beside {args.hostile} hostile client(s) ({args.hostile_mix}): "
+              f"{b['correct_predictions_per_second']:.0f} correct predictions/s, p50 {b['p50_ms']:.1f} ms, "
+              f"p99 {b['p99_ms']:.1f} ms ({result['p99_ratio_beside_hostile']:.2f}x without), "
+              f"failed good requests {b['failed_good_requests']}; hostile: "
+              + ", ".join(f"{kind} {row['sent']}x {row['statuses']} median {row['median_seconds']:.2f} s"
+                          for kind, row in result["hostile"].items()), flush=True)
     s = result["summary"]
     print(f"{s['requests']} requests from {args.clients} clients in {seconds:.1f} s: "
           f"{s['requests_per_second']:.0f} req/s, {s['correct_predictions_per_second']:.0f} correct predictions/s; "
