@@ -4,9 +4,11 @@ import datetime
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import numpy as np
 
@@ -20,6 +22,16 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def machine_kind():
+    """"AVX-512" or "AVX2": the two kinds of development machine, whose timings differ by up to 2x."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line for line in fh if line.startswith("flags")), "")
+    except OSError:
+        return "unknown"
+    return "AVX-512" if "avx512f" in flags.split() else "AVX2" if "avx2" in flags.split() else "other"
 
 
 def git_revision():
@@ -57,11 +69,38 @@ def environment():
         },
         "machine": {
             "cpu": cpu_model(),
+            "kind": machine_kind(),
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
             "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         },
     }
+
+
+def free_port():
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port, model=None, workers=1):
+    """``python -m skdigits serve`` on loopback, once it answers ``/api/health``."""
+    command = [sys.executable, "-m", "skdigits", "serve", "--port", str(port), "--workers", str(workers)]
+    if model:
+        command += ["--model", model]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server stopped: {process.stderr.read()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("the server did not start within 120 s")
 
 
 def timed(fn, *args, **kwargs):

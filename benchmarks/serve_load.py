@@ -26,7 +26,6 @@ import io
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -37,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, write_json  # noqa: E402
+from _common import environment, free_port, start_server, write_json  # noqa: E402
 
 from PIL import Image  # noqa: E402
 
@@ -157,30 +156,6 @@ def hostile_summary(results):
         seconds = row.pop("seconds")
         row["median_seconds"], row["max_seconds"] = float(np.median(seconds)), float(np.max(seconds))
     return by_kind
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(port, model, workers):
-    command = [sys.executable, "-m", "skdigits", "serve", "--port", str(port), "--workers", str(workers)]
-    if model:
-        command += ["--model", model]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server stopped: {process.stderr.read()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("the server did not start within 120 s")
 
 
 class Client(threading.Thread):

@@ -189,7 +189,9 @@ def _npy_images(path, image_shape):
             raise ValueError(f"{path}: not a readable .npy array ({str(exc)[:200]})") from None
         offset, size = file.tell(), os.fstat(file.fileno()).st_size
     if dtype.kind not in "biuf":
-        raise ValueError(f"{path}: holds {dtype.name} values, not numbers; images are integers or floats")
+        what = {"U": "text", "S": "bytes", "O": "Python objects", "c": "complex numbers", "V": "records",
+                "M": "dates", "m": "time spans"}.get(dtype.kind, "values")
+        raise ValueError(f"{path}: holds {what} ({dtype.str}), not real numbers; images are integers or floats")
     height, width = image_shape
     if tuple(shape) == (height, width):
         shape = (1, height, width)

@@ -296,6 +296,29 @@ def test_serve_load_quick(tmp_path):
     assert "correct predictions/s" in printed
 
 
+def test_serve_load_beside_hostile_clients(tmp_path):
+    out = tmp_path / "hostile.json"
+    printed = _run("serve_load.py", "--requests", 40, "--warmup", 5, "--bad-every", 0, "--hostile", 1,
+                   "--output", out)
+    result = json.loads(out.read_text())
+    assert result["beside_hostile"]["requests"] == 40 and result["beside_hostile"]["failed_good_requests"] == 0
+    assert result["hostile"]["dots"]["sent"] >= 1 and set(result["hostile"]["dots"]["statuses"]) == {"422"}
+    assert result["p99_ratio_beside_hostile"] > 0 and "beside 1 hostile client(s) (dots)" in printed
+
+
+def test_hostile_inputs_quick(tmp_path):
+    out = tmp_path / "hostile_inputs.json"
+    _run("hostile_inputs.py", "--flips", 3, "--output", out)
+    result = json.loads(out.read_text())
+    assert result["machine"]["kind"] in ("AVX-512", "AVX2", "other")
+    assert all(row["cpu_seconds"] < 2.0 for row in result["pictures"])
+    assert all(not row["outcome"].startswith("read") for row in result["pictures"] if "16-bit" not in row["picture"])
+    assert result["server_memory"]["status"] == 200 and result["server_memory"]["peak_rise_mb"] < 500
+    assert all(row["outcome"].startswith("ModelFileError") for row in result["model_files"][:-1])
+    assert result["model_files"][-1]["refused"] == 3
+    assert all(row["exit_status"] == 1 and "Traceback" not in row["stderr"] for row in result["npy_files"])
+
+
 def test_tree_cpu_seconds_counts_the_children():
     import subprocess
     import time
