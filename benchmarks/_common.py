@@ -1,6 +1,7 @@
 """Shared by the benchmark scripts: what machine and versions a result came from, and timers."""
 
 import datetime
+import io
 import json
 import os
 import platform
@@ -11,6 +12,7 @@ import time
 import urllib.request
 
 import numpy as np
+from PIL import Image
 
 
 def cpu_model():
@@ -101,6 +103,22 @@ def start_server(port, model=None, workers=1):
             time.sleep(0.3)
     process.kill()
     raise RuntimeError("the server did not start within 120 s")
+
+
+# The web page's drawing pad, in pixels a side.
+PAD = 280
+
+
+def pad_png(digit):
+    """An MNIST digit as the page's pad sends it: 280x280 RGBA PNG, black strokes on white."""
+    ink = Image.fromarray(digit).resize((200, 200), Image.BICUBIC)
+    canvas = Image.new("L", (PAD, PAD), 0)
+    canvas.paste(ink, (40, 40))
+    gray = 255 - np.asarray(canvas)
+    rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def timed(fn, *args, **kwargs):

@@ -36,27 +36,14 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, free_port, start_server, write_json  # noqa: E402
+from _common import PAD, environment, free_port, pad_png, start_server, write_json  # noqa: E402
 
 from PIL import Image  # noqa: E402
 
 from skdigits import load_mnist  # noqa: E402
 
-PAD = 280
 # Over `skdigits serve`'s default body limit of 10 MiB: refused from the header alone.
 TOO_LARGE = 64 * 1024 * 1024
-
-
-def pad_png(digit):
-    """An MNIST digit as the page's pad sends it: 280x280 RGBA PNG, black strokes on white."""
-    ink = Image.fromarray(digit).resize((200, 200), Image.BICUBIC)
-    canvas = Image.new("L", (PAD, PAD), 0)
-    canvas.paste(ink, (40, 40))
-    gray = 255 - np.asarray(canvas)
-    rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
-    buffer = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def bad_requests(good_png):

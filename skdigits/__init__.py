@@ -14,7 +14,7 @@ from ._version import __version__  # noqa: E402
 _EXPORTS = {
     "CNNDigitClassifier": "._classifier",
     "ImageError": "._images",
-    "MNISTPreprocessor": "._images",
+    "MNISTPreprocessor": "._preprocessor",
     "ModelFileError": "._model_files",
     "Reading": "._reading",
     "find_digits": "._images",

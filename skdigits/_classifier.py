@@ -24,11 +24,12 @@ from ._network import (
     predict_averaged,
     predict_in_batches,
 )
+from ._architecture import ROUTED_PREFIXES
 from ._runtime import limit_tensorflow_threads
 from ._validation import check_flag, check_params, validate_images
 
 # Prefixes of the scikeras-routed parameters this estimator accepts as **kwargs.
-_ROUTED_PREFIXES = ("optimizer", "compile", "fit", "callbacks")
+_ROUTED_PREFIXES = ROUTED_PREFIXES
 
 
 class CNNDigitClassifier(ClassifierMixin, BaseWrapper):

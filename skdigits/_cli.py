@@ -68,12 +68,12 @@ def _load_data(path):
     return data["x_train"], data["x_test"], data["y_train"], data["y_test"]
 
 
-def _load_model(path):
+def _load_model(path, runtime="keras"):
     """The model at ``path``, or the pretrained one when ``path`` is None; CLIError if unusable."""
     from ._model_files import load_model, load_pretrained
 
     try:
-        return load_pretrained() if path is None else load_model(path)
+        return load_pretrained(runtime=runtime) if path is None else load_model(path, runtime=runtime)
     except (OSError, ValueError) as exc:
         raise CLIError(str(exc)) from None
 
@@ -220,7 +220,7 @@ def _file_error(path, exc):
 
 
 def cmd_predict(args):
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.runtime)
     image_shape = getattr(model, "image_shape_", (28, 28))
     results, failed = [], 0
     for path in args.files:
@@ -256,7 +256,7 @@ def cmd_predict(args):
 def cmd_read(args):
     from ._reading import read_digits
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.runtime)
     results, failed = [], 0
     for path in args.files:
         try:
@@ -293,12 +293,12 @@ def cmd_serve(args):
     for name in args.allowed_host or ():
         if not name or any(c in name for c in " ,/") or "*" in name[1:]:
             raise CLIError(f"--allowed-host {name!r} is not a host name, an address, '*' or '*.domain'")
-    model = _load_model(args.model)  # a bad model file is reported here, before any worker starts
+    model = _load_model(args.model, args.runtime)  # a bad model file is reported here, before any worker starts
     print(f"skdigits: serving on http://{args.host}:{args.port}/ with {args.workers} worker(s) (Ctrl+C stops)",
           flush=True)
     started = serve(model, args.model, host=args.host, port=args.port, workers=args.workers,
                     max_body_bytes=int(args.max_body_mb * 1024 * 1024), allowed_hosts=args.allowed_host,
-                    verbose=args.verbose)
+                    runtime=args.runtime, verbose=args.verbose)
     # uvicorn reports a port it cannot bind and stops without raising.
     return 0 if started else 2
 
@@ -329,26 +329,47 @@ def cmd_convert(args):
     return 0
 
 
+def cmd_export(args):
+    """Write a model file's network as a standalone ONNX file, for other programs."""
+    from ._model_files import _load, pretrained_path
+
+    path = pretrained_path() if args.model == "pretrained" else args.model
+    if not os.path.isfile(path):
+        raise CLIError(f"{args.model}: no such model file")
+    try:
+        model = _load(path, "onnx", tta=False if args.no_tta else None)
+    except (OSError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise CLIError(f"{args.output}: folder {out_dir} does not exist")
+    with open(args.output, "wb") as file:
+        file.write(model.onnx_model_)
+    inputs = "pixels: float32 (n, %d), 0..255" % model.n_features_in_
+    print(f"wrote {args.output}: {inputs} -> probabilities: float32 (n, {len(model.classes_)}) for classes "
+          f"{[c.item() if hasattr(c, 'item') else c for c in model.classes_]}"
+          + (", averaged over the image and 4 copies shifted by a pixel" if model.tta else ""))
+    return 0
+
+
 def cmd_info(args):
-    import keras
-    import scikeras
-    import sklearn
-    import tensorflow as tf
+    from importlib.metadata import PackageNotFoundError, version
 
     from ._version import __version__
 
-    gpus = tf.config.list_physical_devices("GPU")
+    def installed(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
     rows = [
         ("skdigits", __version__),
         ("python", platform.python_version()),
-        ("tensorflow", tf.__version__),
-        ("keras", keras.__version__),
-        ("scikeras", scikeras.__version__),
-        ("scikit-learn", sklearn.__version__),
-        ("numpy", np.__version__),
+        *((name, installed(name)) for name in ("tensorflow", "keras", "scikeras", "onnxruntime", "onnx",
+                                               "scikit-learn", "numpy")),
         ("platform", platform.platform()),
         ("cpu count", str(os.cpu_count())),
-        ("gpu", ", ".join(g.name for g in gpus) if gpus else "none visible"),
     ]
     rows.append(("model", _pretrained_line()))
     for key, value in rows:
@@ -403,6 +424,8 @@ def build_parser():
 
     p = sub.add_parser("predict", parents=[common], help="predict the digit in image files", epilog=_TRUST_NOTE)
     p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
+    p.add_argument("--runtime", choices=("onnx", "keras"), default="onnx",
+                   help="run the network with ONNX Runtime (default: starts in a blink) or Keras (imports TensorFlow)")
     p.add_argument("--json", action="store_true", help="print a JSON array instead of lines")
     p.add_argument("--show", metavar="DIR",
                    help="write DIR/<file>.png: the picture, the box found and the 28x28 image the network saw")
@@ -413,6 +436,8 @@ def build_parser():
     p = sub.add_parser("read", parents=[common], help="read the number written in each picture",
                        epilog=_TRUST_NOTE)
     p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
+    p.add_argument("--runtime", choices=("onnx", "keras"), default="onnx",
+                   help="run the network with ONNX Runtime (default: starts in a blink) or Keras (imports TensorFlow)")
     p.add_argument("--json", action="store_true",
                    help="print a JSON array of {file, text, digits: [{label, probability, box}]}")
     p.add_argument("--show", metavar="DIR",
@@ -424,6 +449,8 @@ def build_parser():
     p = sub.add_parser("serve", parents=[common], help="a web page to draw digits on, and a JSON API",
                        epilog=_TRUST_NOTE)
     p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
+    p.add_argument("--runtime", choices=("onnx", "keras"), default="onnx",
+                   help="run the network with ONNX Runtime (default: starts in a blink) or Keras (imports TensorFlow)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
@@ -443,6 +470,14 @@ def build_parser():
     p.add_argument("old", metavar="OLD", help="a joblib pickle you made or trust (it is unpickled)")
     p.add_argument("new", metavar="NEW", help="the model file to write")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("export", parents=[common], help="write a model's network as a standalone ONNX file",
+                       epilog=_TRUST_NOTE)
+    p.add_argument("model", metavar="MODEL", help="a model file, or 'pretrained'")
+    p.add_argument("output", metavar="OUT.onnx", help="the ONNX file to write")
+    p.add_argument("--no-tta", action="store_true",
+                   help="leave out test-time averaging (by default the graph averages as the model's tta says)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("info", parents=[common], help="versions, hardware and the pretrained model, for bug reports")
     p.set_defaults(func=cmd_info)
@@ -472,10 +507,16 @@ def _import_tensorflow(verbose):
         os.close(devnull)
 
 
+# The commands that train or evaluate the Keras estimator; the others run the
+# network with ONNX Runtime unless told --runtime keras.
+_KERAS_COMMANDS = ("train", "evaluate", "convert")
+
+
 def main(argv=None):
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    _import_tensorflow(args.verbose)
+    if args.command in _KERAS_COMMANDS or getattr(args, "runtime", None) == "keras":
+        _import_tensorflow(args.verbose)
     try:
         return args.func(args)
     except CLIError as exc:

@@ -45,7 +45,6 @@ import math
 
 import cv2
 import numpy as np
-from scipy.sparse.csgraph import connected_components
 
 # Photos are processed with their long side near this many pixels: enough for
 # a digit of 25 pixels in a picture of a written number, fast on a 12-megapixel photo.
@@ -1050,6 +1049,9 @@ def the_row(stats, groups):
     """
     if len(groups) < 2:
         return list(range(len(groups)))
+    # Imported here: SciPy's sparse module costs a quarter of a second, and only numbers need it.
+    from scipy.sparse.csgraph import connected_components
+
     boxes = np.array([group_box(stats, g) for g in groups])
     top, bottom = boxes[:, 1], boxes[:, 3]
     gap = np.maximum(top[None, :] - bottom[:, None], top[:, None] - bottom[None, :])

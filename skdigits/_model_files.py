@@ -23,7 +23,8 @@ import warnings
 from importlib import resources
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
+
+from ._architecture import ESTIMATOR_PARAMS, ROUTED_PREFIXES, expected_shapes
 
 __all__ = ["ModelFileError", "save_model", "load_model", "load_pretrained", "pretrained_record"]
 
@@ -110,6 +111,7 @@ def save_model(estimator, path):
     True
     """
     from safetensors.numpy import save
+    from sklearn.utils.validation import check_is_fitted
 
     from ._classifier import CNNDigitClassifier
 
@@ -228,7 +230,7 @@ def _write_atomically(path, data):
         raise
 
 
-def load_model(path):
+def load_model(path, *, runtime="keras"):
     """Load a CNNDigitClassifier saved by :func:`save_model`.
 
     Nothing in the file is executed or unpickled: the network is rebuilt
@@ -239,12 +241,18 @@ def load_model(path):
     Parameters
     ----------
     path : str or path-like
+    runtime : {"keras", "onnx"}, default="keras"
+        "keras": the estimator itself, which can also be trained further.
+        "onnx": an :class:`~skdigits._onnx.OnnxDigitClassifier` that runs the
+        same network with ONNX Runtime, for predictions only, without
+        importing TensorFlow (a fraction of a second to start, not seconds).
 
     Returns
     -------
-    estimator : CNNDigitClassifier
+    estimator : CNNDigitClassifier or OnnxDigitClassifier
         Fitted, with ``classes_``, ``image_shape_``, ``pixel_mean_``,
-        ``pixel_std_``, ``n_features_in_`` and ``history_`` as saved.
+        ``pixel_std_``, ``n_features_in_`` and ``history_`` as saved
+        (the ONNX predictor: ``classes_``, ``image_shape_`` and ``n_features_in_``).
 
     Raises
     ------
@@ -256,20 +264,42 @@ def load_model(path):
         format version, unknown or missing keys, values of the wrong type,
         NaN, or weights that do not match the network the parameters build.
     """
+    if runtime not in ("keras", "onnx"):
+        raise ValueError(f"runtime must be 'keras' or 'onnx', got {runtime!r}")
+    return _load(path, runtime)
+
+
+def _load(path, runtime, tta=None):
+    """load_model's work; ``tta`` (None: the model's own) decides the ONNX graph's averaging."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such model file")
     header = _read_header(path)
-    estimator = _estimator_from_params(path, header["params"])
+    params = _checked_params(path, header["params"])
     fitted = _check_fitted(path, header["fitted"])
-    _check_sizes(path, estimator, fitted)
-    _check_tensor_shapes(path, expected_shapes(estimator, fitted["image_shape_"], len(fitted["classes_"])))
+    _check_sizes(path, params, fitted)
+    expected = expected_shapes(params, fitted["image_shape_"], len(fitted["classes_"]))
+    _check_tensor_shapes(path, expected)
+    if runtime == "onnx":
+        return _onnx_classifier(params, fitted, _read_tensors(path, expected, header.get("tensors_sha256")), tta)
+    from ._classifier import CNNDigitClassifier
+
+    estimator = CNNDigitClassifier(**vars(params))
     try:
         _build_network(estimator, fitted)
     except (TypeError, ValueError) as exc:  # a routed parameter Keras does not take, say
         raise _fail(path, f"its parameters do not build a network ({type(exc).__name__}: {exc})") from None
-    _set_weights(path, estimator, header.get("tensors_sha256"))
+    _set_weights(path, estimator, _read_tensors(path, expected, header.get("tensors_sha256")))
     return estimator
+
+
+def _onnx_classifier(params, fitted, tensors, tta=None):
+    from ._onnx import MIN_AVERAGED_SIDE, OnnxDigitClassifier, onnx_model
+
+    tta = bool(params.tta if tta is None else tta) and min(fitted["image_shape_"]) >= MIN_AVERAGED_SIDE
+    graph = onnx_model(params, fitted["image_shape_"], len(fitted["classes_"]), fitted["pixel_mean_"],
+                       fitted["pixel_std_"], tensors, tta=tta)
+    return OnnxDigitClassifier(graph, fitted["classes_"], fitted["image_shape_"], tta=tta)
 
 
 def describe_file(head):
@@ -391,16 +421,17 @@ def _check_keys(path, where, mapping, expected):
         raise _fail(path, f"missing key(s) in {where}: {missing}")
 
 
-def _estimator_from_params(path, params):
-    from ._classifier import _ROUTED_PREFIXES, CNNDigitClassifier
+def _checked_params(path, params):
+    """The estimator's parameters from a file, checked as the estimator checks them (without importing it)."""
+    from types import SimpleNamespace
+
     from ._validation import check_params
 
-    own = CNNDigitClassifier().get_params(deep=False)
     if not isinstance(params, dict):
         raise _fail(path, f"params must be a JSON object, got {type(params).__name__}")
-    routed = {key for key in params if key.startswith(tuple(p + "__" for p in _ROUTED_PREFIXES))}
+    routed = {key for key in params if key.startswith(tuple(p + "__" for p in ROUTED_PREFIXES))}
     params = {**{k: v for k, v in _PARAMS_ADDED.items() if k not in params}, **params}
-    _check_keys(path, "params", {k: v for k, v in params.items() if k not in routed}, set(own))
+    _check_keys(path, "params", {k: v for k, v in params.items() if k not in routed}, set(ESTIMATOR_PARAMS))
     values = {}
     for key, value in params.items():
         if isinstance(value, list):
@@ -415,13 +446,14 @@ def _estimator_from_params(path, params):
     random_state = values.get("random_state")
     if random_state is not None and (not isinstance(random_state, int) or isinstance(random_state, bool)):
         raise _fail(path, f"parameter random_state must be an integer or null, got {random_state!r}")
-    estimator = CNNDigitClassifier(**values)
+    params = SimpleNamespace(**values)
     try:
-        check_params(estimator)
-        estimator._check_routed_params()
+        check_params(params)
+        if not isinstance(params.tta, bool):
+            raise TypeError(f"tta must be True or False, got {params.tta!r}.")
     except (TypeError, ValueError) as exc:
         raise _fail(path, f"invalid parameters: {exc}") from None
-    return estimator
+    return params
 
 
 def _check_fitted(path, fitted):
@@ -485,31 +517,6 @@ def _check_sizes(path, estimator, fitted):
         raise _fail(path, f"{len(fitted['classes_']):,} class labels is over the limit of {MAX_CLASSES:,}")
 
 
-def expected_shapes(estimator, image_shape, n_classes):
-    """The tensors (name -> shape) of the network ``build_cnn`` makes from ``estimator``'s parameters.
-
-    Worked out without Keras, so that a model file's tensors can be checked
-    against them before anything is built or allocated.
-    """
-    kernel = estimator.kernel_size
-    kernel = tuple(kernel) if isinstance(kernel, tuple) else (kernel, kernel)
-    height, width = image_shape
-    shapes, channels = {}, 1
-    for block in range(estimator.conv_blocks):
-        out = estimator.filters * 2**block
-        shapes[f"conv{block + 1}/kernel"] = (*kernel, channels, out)
-        shapes[f"conv{block + 1}/bias"] = (out,)
-        # "same" max pooling by 2: a side of n becomes ceil(n / 2).
-        channels, height, width = out, -(-height // 2), -(-width // 2)
-    units = estimator.dense_units
-    shapes["dense/kernel"] = (height * width * channels, units)
-    for name in ("gamma", "beta", "moving_mean", "moving_variance"):
-        shapes[f"dense_bn/{name}"] = (units,)
-    shapes["softmax/kernel"] = (units, n_classes)
-    shapes["softmax/bias"] = (n_classes,)
-    return shapes
-
-
 def _check_tensor_shapes(path, expected):
     """Compare the file's tensors (read from its header, not loaded) with the shapes the parameters imply."""
     from safetensors import SafetensorError, safe_open
@@ -551,27 +558,20 @@ def _build_network(estimator, fitted):
     estimator.history_ = fitted["history_"]
 
 
-def _set_weights(path, estimator, checksum):
-    """Read the tensors (their names and shapes were checked before the network was built), check them, set them."""
+def _read_tensors(path, expected, checksum):
+    """The file's tensors (their names and shapes already checked against ``expected``), checked and returned."""
     from safetensors import SafetensorError, safe_open
 
-    variables = {v.path: v for v in estimator.model_.weights}
     try:
         with safe_open(path, framework="numpy") as file:
             tensors = {name: file.get_tensor(name) for name in file.keys()}
     except SafetensorError as exc:
         raise _fail(path, f"damaged or truncated safetensors data ({exc})") from None
-    if set(tensors) != set(variables):  # expected_shapes and build_cnn disagree: a bug, not a bad file
-        raise RuntimeError(f"the network built has tensors {sorted(variables)}, the file {sorted(tensors)}")
-    for name, variable in variables.items():
+    for name, shape in expected.items():
         tensor = tensors[name]
-        want_shape, want_dtype = tuple(variable.shape), np.dtype(variable.dtype)
-        if tensor.shape != want_shape or tensor.dtype != want_dtype:
-            raise _fail(
-                path,
-                f"tensor {name} is {tensor.dtype}{list(tensor.shape)}, the network needs "
-                f"{want_dtype}{list(want_shape)}",
-            )
+        if tensor.shape != shape or tensor.dtype != np.float32:
+            raise _fail(path, f"tensor {name} is {tensor.dtype}{list(tensor.shape)}, the network needs "
+                              f"float32{list(shape)}")
         if not np.all(np.isfinite(tensor)):
             raise _fail(path, f"tensor {name} holds NaN or infinite values")
     if checksum is None:
@@ -580,11 +580,18 @@ def _set_weights(path, estimator, checksum):
                       stacklevel=3)
     elif tensors_sha256(tensors) != checksum:
         raise _fail(path, "its weights do not match the SHA-256 in its header: the file was damaged or altered")
+    return tensors
+
+
+def _set_weights(path, estimator, tensors):
+    variables = {v.path: v for v in estimator.model_.weights}
+    if set(tensors) != set(variables):  # expected_shapes and build_cnn disagree: a bug, not a bad file
+        raise RuntimeError(f"the network built has tensors {sorted(variables)}, the file {sorted(tensors)}")
     for name, variable in variables.items():
         variable.assign(tensors[name])
 
 
-def load_pretrained():
+def load_pretrained(*, runtime="keras"):
     """The CNNDigitClassifier that ships with skdigits, trained on MNIST.
 
     It was trained on the 60,000 MNIST training images, and on the first
@@ -595,9 +602,14 @@ def load_pretrained():
     says when, from which revision, and how it scored on the 10,000 test
     images. Loading takes well under a second once TensorFlow is imported.
 
+    Parameters
+    ----------
+    runtime : {"keras", "onnx"}, default="keras"
+        As for :func:`load_model`: "onnx" predicts without importing TensorFlow.
+
     Returns
     -------
-    estimator : CNNDigitClassifier
+    estimator : CNNDigitClassifier or OnnxDigitClassifier
         Fitted on 28x28 MNIST-style images, labels 0 to 9.
 
     Examples
@@ -614,7 +626,12 @@ def load_pretrained():
                 f"{path}: this installation of skdigits has no pretrained model file; "
                 "train one with: skdigits train --output digits.safetensors"
             )
-        return load_model(path)
+        return load_model(path, runtime=runtime)
+
+
+def pretrained_path():
+    """Where the pretrained model file lies (a path that exists while the package is installed)."""
+    return resources.files("skdigits") / "data" / PRETRAINED_FILE
 
 
 def pretrained_record():

@@ -12,17 +12,10 @@ import numpy as np
 import keras
 from keras import layers
 
+from ._architecture import (ACTIVATIONS, BN_EPSILON, LOSSES, OPTIMIZERS,  # noqa: F401 (re-exported)
+                            SCHEDULES, TTA_SHIFTS)
 from ._layers import RandomAffine, RandomInk
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
-OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop")
-LOSSES = {
-    "cross_entropy": "categorical_crossentropy",
-    "categorical_crossentropy": "categorical_crossentropy",
-    "mse": "mean_squared_error",
-    "mean_squared_error": "mean_squared_error",
-}
-SCHEDULES = ("one_cycle", "cosine", "constant")
 
 # The report's momentum coefficient (gamma = 0.9), for "momentum" and "nesterov".
 REPORT_MOMENTUM = 0.9
@@ -110,7 +103,7 @@ def build_cnn(
         x = layers.MaxPooling2D(2, padding="same")(x)
     x = layers.Flatten()(x)
     x = layers.Dense(dense_units, use_bias=False, kernel_initializer=glorot(), name="dense")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="dense_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="dense_bn")(x)
     x = layers.Activation(activation)(x)
     if dropout > 0:
         x = layers.Dropout(dropout, seed=next(seeds))(x)
@@ -209,12 +202,6 @@ def cosine_schedule(learning_rate, epochs):
     return schedule
 
 
-# Test-time averaging: the network also sees each image shifted by one pixel
-# right, left, down and up, and its outputs on the five views are averaged.
-# MNIST digits are centred by mass, and that centre is off by a pixel often
-# enough for the guesses at the neighbouring positions to settle a close call
-# (measured on full MNIST in the README; left and right alone gained less).
-TTA_SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
 
 def shifted_views(X, image_shape, shifts=TTA_SHIFTS):

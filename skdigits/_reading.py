@@ -59,8 +59,8 @@ def read_digits(image, model=None, *, invert="auto"):
         A photo or scan of a number written left to right.
     model : fitted classifier, default=None
         Any fitted classifier of 28x28 MNIST-style images with
-        ``predict_proba`` and ``classes_``; None uses
-        :func:`skdigits.load_pretrained`.
+        ``predict_proba`` and ``classes_``; None uses the pretrained model,
+        run by ONNX Runtime (``load_pretrained(runtime="onnx")``: no TensorFlow).
     invert : "auto" or bool, default="auto"
         Whether the ink is dark on light paper; see :func:`skdigits.to_mnist`.
 
@@ -87,7 +87,7 @@ def read_digits(image, model=None, *, invert="auto"):
     (True, 3)
     """
     if model is None:
-        model = load_pretrained()
+        model = load_pretrained(runtime="onnx")
     found = find_digits(image, invert=invert)
     proba = model.predict_proba(found.images)
     best = np.argmax(proba, axis=1)

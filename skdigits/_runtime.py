@@ -8,18 +8,7 @@ import tensorflow as tf
 # asks through this same module.
 from tensorflow.python.framework import config as _tf_config
 
-# Variables through which joblib's loky workers and Dask's nannies tell each
-# worker process how many threads it may use (cores // n_jobs).
-_THREAD_LIMIT_VARS = ("SKDIGITS_NUM_THREADS", "OMP_NUM_THREADS")
-
-
-def thread_limit():
-    """The per-process thread budget set in the environment, or None."""
-    for var in _THREAD_LIMIT_VARS:
-        value = os.environ.get(var, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
+from ._threads import thread_limit  # noqa: F401 (re-exported)
 
 
 def limit_tensorflow_threads():

@@ -383,7 +383,7 @@ class _Slots:
 
 def _image_slots():
     """Pictures one process reads at once: its share of the cores (``SKDIGITS_NUM_THREADS``), at least 1."""
-    from ._runtime import thread_limit
+    from ._threads import thread_limit
 
     return max(1, thread_limit() or os.cpu_count() or 1)
 
@@ -416,15 +416,15 @@ def loopback_hosts(host):
     return names if address.is_loopback else [str(address), *names]
 
 
-def model_description(path):
-    """What ``GET /api/model`` says about the model in ``path`` (None: the pretrained model)."""
-    import keras
-    import tensorflow as tf
+def model_description(path, runtime="onnx"):
+    """What ``GET /api/model`` says about the model in ``path`` (None: the pretrained model) run by ``runtime``."""
+    from importlib.metadata import version
 
     from ._model_files import pretrained_record
     from ._version import __version__
 
-    versions = {"skdigits": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+    packages = ("onnxruntime",) if runtime == "onnx" else ("keras", "tensorflow")
+    versions = {"skdigits": __version__, "runtime": runtime, **{name: version(name) for name in packages}}
     if path is not None:
         return {"source": "model file", "file": os.path.basename(path), **versions}
     record = pretrained_record()
@@ -435,6 +435,7 @@ def model_description(path):
 
 # How `serve` tells its worker processes what to serve.
 _MODEL_VAR, _BODY_VAR, _HOSTS_VAR = "SKDIGITS_SERVE_MODEL", "SKDIGITS_SERVE_MAX_BODY", "SKDIGITS_SERVE_HOSTS"
+_RUNTIME_VAR = "SKDIGITS_SERVE_RUNTIME"
 
 
 def app_from_environment():
@@ -442,7 +443,7 @@ def app_from_environment():
     import cv2
 
     from ._model_files import load_model, load_pretrained
-    from ._runtime import thread_limit
+    from ._threads import thread_limit
 
     # OpenCV sizes its pool to every core, as TensorFlow does: held to this
     # worker's share, the workers' image work does not fight over the cores.
@@ -450,9 +451,10 @@ def app_from_environment():
     if threads is not None:
         cv2.setNumThreads(threads)
     path = os.environ.get(_MODEL_VAR) or None
-    model = load_pretrained() if path is None else load_model(path)
+    runtime = os.environ.get(_RUNTIME_VAR, "onnx")
+    model = load_pretrained(runtime=runtime) if path is None else load_model(path, runtime=runtime)
     hosts = os.environ.get(_HOSTS_VAR)
-    return create_app(model, description=model_description(path),
+    return create_app(model, description=model_description(path, runtime),
                       max_body_bytes=int(os.environ.get(_BODY_VAR, MAX_BODY_BYTES)),
                       allowed_hosts=None if hosts is None else hosts.split(","))
 
@@ -476,12 +478,12 @@ def uvicorn_options(*, host, port, verbose=False):
 
 
 def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_bytes=MAX_BODY_BYTES,
-          allowed_hosts=None, verbose=False):
+          allowed_hosts=None, runtime="onnx", verbose=False):
     """Serve the page and the API with uvicorn until interrupted; False if the server could not start.
 
     With one worker, ``model`` (loaded from ``path``, None for the pretrained
     model) is served from this process. With more, each worker process loads
-    its own copy from ``path`` and runs TensorFlow on its share of the cores.
+    its own copy from ``path`` with ``runtime`` ("onnx" or "keras") on its share of the cores.
     ``allowed_hosts`` (None: :func:`loopback_hosts` of ``host``) are the
     ``Host`` names answered. Each connection's head is limited in size and
     time (``skdigits._http_limits``), and each worker holds at most
@@ -494,13 +496,16 @@ def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_
     options = uvicorn_options(host=host, port=port, verbose=verbose)
     if workers == 1:
         server = uvicorn.Server(uvicorn.Config(
-            create_app(model, description=model_description(path), max_body_bytes=max_body_bytes,
+            create_app(model, description=model_description(path, runtime), max_body_bytes=max_body_bytes,
                        allowed_hosts=allowed_hosts), **options))
         server.run()
         return server.started
     os.environ[_MODEL_VAR] = os.path.abspath(path) if path is not None else ""
     os.environ[_BODY_VAR] = str(max_body_bytes)
     os.environ[_HOSTS_VAR] = ",".join(allowed_hosts)
+    os.environ[_RUNTIME_VAR] = runtime
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # workers on Keras: no start-up lines
     # Workers that each size TensorFlow's pools to every core would fight over them.
     os.environ.setdefault("SKDIGITS_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     uvicorn.run("skdigits._server:app_from_environment", factory=True, workers=workers, **options)

@@ -4,9 +4,8 @@ import math
 import numbers
 
 import numpy as np
-from sklearn.utils.validation import check_array, validate_data
 
-from ._network import ACTIVATIONS, LOSSES, OPTIMIZERS, SCHEDULES
+from ._architecture import ACTIVATIONS, LOSSES, OPTIMIZERS, SCHEDULES
 
 
 def _check_number(name, value, kind, low, *, low_inclusive=True, high=None):
@@ -127,6 +126,9 @@ def validate_images(est, X, y="no_validation", *, reset):
 
 
 def _validate_images(est, X, y, *, reset):
+    # Imported here: the parameter checks above also serve the ONNX path, which never imports scikit-learn.
+    from sklearn.utils.validation import check_array, validate_data
+
     ndim = _ndim(X)
     image_hw = None
     if ndim in (3, 4):

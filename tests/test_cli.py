@@ -216,7 +216,8 @@ def test_predict_without_model_uses_the_pretrained_one(tmp_path, capsys):
 def test_info(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    for name in ("skdigits", "python", "tensorflow", "keras", "scikeras", "scikit-learn", "numpy", "cpu count", "gpu"):
+    for name in ("skdigits", "python", "tensorflow", "keras", "scikeras", "onnxruntime", "scikit-learn", "numpy",
+                 "cpu count"):
         assert f"{name}:" in out
     assert "model: pretrained pretrained.safetensors, MNIST test accuracy 0.99" in out
 
@@ -234,12 +235,14 @@ def test_subprocess_entry_points(trained, tmp_path):
     png, label = _digit_png(tmp_path)
     # TensorFlow's start-up log lines are hidden unless --verbose asks for them.
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    out = subprocess.run([sys.executable, "-m", "skdigits", "predict", "--model", str(trained), "--json", str(png)],
-                         capture_output=True, text=True, env=env, check=True)
-    assert json.loads(out.stdout)[0]["label"] == label
-    assert out.stderr == ""
+    for runtime in ("onnx", "keras"):
+        out = subprocess.run([sys.executable, "-m", "skdigits", "predict", "--runtime", runtime, "--model",
+                              str(trained), "--json", str(png)], capture_output=True, text=True, env=env, check=True)
+        assert json.loads(out.stdout)[0]["label"] == label
+        assert out.stderr == ""
     script = os.path.join(os.path.dirname(sys.executable), "skdigits")
-    out = subprocess.run([script, "info", "--verbose"], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run([script, "predict", "--runtime", "keras", "--verbose", "--model", str(trained), str(png)],
+                         capture_output=True, text=True, env=env, check=True)
     assert "oneDNN" in out.stderr or "cuda" in out.stderr.lower()
     out = subprocess.run([script, "--help"], capture_output=True, text=True, env=env, check=True)
     assert "train" in out.stdout and "convert" in out.stdout and "safetensors" in out.stdout

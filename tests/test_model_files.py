@@ -224,7 +224,7 @@ def test_a_file_from_before_checksums_loads_with_a_warning(saved, tmp_path, digi
                                     dict(filters=8, dense_units=16, kernel_size=5)])
 @pytest.mark.parametrize("image_shape", [(28, 28), (8, 8), (1, 13)])
 def test_the_shapes_a_file_is_checked_against_are_those_the_builder_makes(params, image_shape):
-    from skdigits._model_files import expected_shapes
+    from skdigits._architecture import expected_shapes
     from skdigits._network import build_cnn
 
     clf = CNNDigitClassifier(**params)
