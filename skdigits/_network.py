@@ -238,22 +238,28 @@ def predict_averaged(model, X, image_shape, shifts=TTA_SHIFTS):
     return np.concatenate(parts)
 
 
-# Images per forward pass when predicting: large enough to amortise the call,
-# small enough to keep the activations of the first block in cache-sized chunks.
-PREDICT_BATCH = 512
+# Rows of every forward pass when predicting: a chunk of fewer images is padded
+# to this many. TensorFlow's kernels pick their blocking, and with it the order
+# of their sums, from a batch's size: an image's probabilities changed in their
+# last bits with the other images in its batch. At a fixed size they do not
+# (tests/test_classifier.py), and 64 rows cost a single image little more than one.
+PREDICT_BATCH = 64
 
 
 def predict_in_batches(model, X, batch_size=PREDICT_BATCH):
-    """Softmax outputs of ``model`` on ``X``, one compiled call per chunk.
+    """Softmax outputs of ``model`` on ``X``, one compiled call per chunk of ``batch_size`` rows.
 
     ``model.predict`` builds a data pipeline on every call (tens of ms),
     which dominates for a single image; ``predict_on_batch`` runs the
-    compiled forward pass directly.
+    compiled forward pass directly. The last chunk is padded with copies of
+    its first row, so every call has the same shape.
     """
     if len(X) == 0:
         return np.zeros((0,) + tuple(model.output_shape[1:]), dtype=np.float32)
-    chunks = [
-        np.asarray(model.predict_on_batch(X[start:start + batch_size]))
-        for start in range(0, len(X), batch_size)
-    ]
+    chunks = []
+    for start in range(0, len(X), batch_size):
+        chunk = X[start:start + batch_size]
+        padded = chunk if len(chunk) == batch_size else np.concatenate(
+            [chunk, np.repeat(chunk[:1], batch_size - len(chunk), axis=0)])
+        chunks.append(np.asarray(model.predict_on_batch(padded))[:len(chunk)])
     return np.concatenate(chunks)

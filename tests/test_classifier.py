@@ -585,3 +585,22 @@ def test_tta_is_skipped_on_tiny_images(digits, fitted_digits):
         np.testing.assert_array_equal(fitted_digits.set_params(tta=False).predict_proba(X_test[:20]), on)
     finally:
         fitted_digits.set_params(tta=True)
+
+
+@pytest.mark.parametrize("tta", [True, False])
+def test_an_image_gets_the_same_probabilities_whatever_shares_its_batch(pretrained, tta):
+    from skdigits import load_mnist
+
+    X = load_mnist(n_test=150, random_state=0)[1]
+    pretrained.set_params(tta=tta)
+    try:
+        together = pretrained.predict_proba(X)
+        alone = np.concatenate([pretrained.predict_proba(X[i:i + 1]) for i in range(0, 150, 11)])
+        order = np.random.default_rng(0).permutation(150)
+        shuffled = pretrained.predict_proba(X[order])
+        first = pretrained.predict_proba(X[:70])  # a full chunk of 64 and a padded one
+    finally:
+        pretrained.set_params(tta=True)
+    np.testing.assert_array_equal(alone, together[::11])
+    np.testing.assert_array_equal(shuffled, together[order])
+    np.testing.assert_array_equal(first, together[:70])
