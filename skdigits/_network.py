@@ -241,9 +241,11 @@ def predict_averaged(model, X, image_shape, shifts=TTA_SHIFTS):
 # Rows of every forward pass when predicting: a chunk of fewer images is padded
 # to this many. TensorFlow's kernels pick their blocking, and with it the order
 # of their sums, from a batch's size: an image's probabilities changed in their
-# last bits with the other images in its batch. At a fixed size they do not
-# (tests/test_classifier.py), and 64 rows cost a single image little more than one.
-PREDICT_BATCH = 64
+# last bits with the other images in its batch (by up to 4e-7 between sizes 1,
+# 2, 8, 32 and 64 with oneDNN held to AVX2). At a fixed size they do not
+# (tests/test_classifier.py); 32 rows keep one image's pass short and a large
+# batch's throughput near that of larger passes (benchmarks/startup.py).
+PREDICT_BATCH = 32
 
 
 def predict_in_batches(model, X, batch_size=PREDICT_BATCH):

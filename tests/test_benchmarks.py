@@ -319,6 +319,20 @@ def test_hostile_inputs_quick(tmp_path):
     assert all(row["exit_status"] == 1 and "Traceback" not in row["stderr"] for row in result["npy_files"])
 
 
+def test_startup_quick(tmp_path):
+    out = tmp_path / "startup.json"
+    printed = _run("startup.py", "--repeat", 1, "--n-images", 300, "--output", out)
+    result = json.loads(out.read_text())
+    commands = result["commands"]
+    assert set(commands) == {"skdigits predict (onnx)", "import tensorflow", "skdigits predict --runtime keras"}
+    # The ONNX path never imports TensorFlow: it cannot take as long, nor as much memory.
+    assert commands["skdigits predict (onnx)"]["median_seconds"] < commands["import tensorflow"]["median_seconds"]
+    assert commands["skdigits predict (onnx)"]["median_peak_mb"] < commands["import tensorflow"]["median_peak_mb"]
+    assert result["serve_start"]["stderr_of_last"] == ""
+    assert {"onnx, tta=True", "onnx, tta=False", "keras, cost of averaging"} <= set(result["averaging"])
+    assert "x the TensorFlow import" in printed
+
+
 def test_tree_cpu_seconds_counts_the_children():
     import subprocess
     import time

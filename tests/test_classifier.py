@@ -598,7 +598,7 @@ def test_an_image_gets_the_same_probabilities_whatever_shares_its_batch(pretrain
         alone = np.concatenate([pretrained.predict_proba(X[i:i + 1]) for i in range(0, 150, 11)])
         order = np.random.default_rng(0).permutation(150)
         shuffled = pretrained.predict_proba(X[order])
-        first = pretrained.predict_proba(X[:70])  # a full chunk of 64 and a padded one
+        first = pretrained.predict_proba(X[:70])  # full chunks and a padded one
     finally:
         pretrained.set_params(tta=True)
     np.testing.assert_array_equal(alone, together[::11])
