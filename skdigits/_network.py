@@ -221,31 +221,42 @@ def shifted_views(X, image_shape, shifts=TTA_SHIFTS):
     return np.concatenate(views).reshape(-1, height * width)
 
 
-# Images whose shifted views are made at once: the views of all 60,000 MNIST
-# images would take five times the memory of the images themselves.
-TTA_CHUNK = 4096
+def predict_averaged(model, X, image_shape, shifts=TTA_SHIFTS, batch_size=None):
+    """Softmax outputs of ``model`` averaged over ``X`` and its shifted views (see ``shifted_views``).
 
-
-def predict_averaged(model, X, image_shape, shifts=TTA_SHIFTS):
-    """Softmax outputs of ``model`` averaged over ``X`` and its shifted views (see ``shifted_views``)."""
+    ``batch_size`` images (default ``PREDICT_BATCH``) and their views go
+    through the network in one call of a fixed number of rows, the last
+    chunk padded, as in ``predict_in_batches``: one call per chunk, not one
+    per view, and an image's outputs do not depend on the rest of its batch.
+    """
     if len(X) == 0:
         return predict_in_batches(model, X)
+    batch_size = batch_size or PREDICT_BATCH
     parts = []
-    for start in range(0, len(X), TTA_CHUNK):
-        chunk = X[start:start + TTA_CHUNK]
-        proba = predict_in_batches(model, shifted_views(chunk, image_shape, shifts))
-        parts.append(proba.reshape(len(shifts) + 1, len(chunk), -1).mean(axis=0))
+    for start in range(0, len(X), batch_size):
+        chunk = X[start:start + batch_size]
+        padded = _padded(chunk, batch_size)
+        proba = np.asarray(model.predict_on_batch(shifted_views(padded, image_shape, shifts)))
+        parts.append(proba.reshape(len(shifts) + 1, batch_size, -1).mean(axis=0)[:len(chunk)])
     return np.concatenate(parts)
 
 
-# Rows of every forward pass when predicting: a chunk of fewer images is padded
-# to this many. TensorFlow's kernels pick their blocking, and with it the order
-# of their sums, from a batch's size: an image's probabilities changed in their
-# last bits with the other images in its batch (by up to 4e-7 between sizes 1,
-# 2, 8, 32 and 64 with oneDNN held to AVX2). At a fixed size they do not
-# (tests/test_classifier.py); 32 rows keep one image's pass short and a large
-# batch's throughput near that of larger passes (benchmarks/startup.py).
-PREDICT_BATCH = 32
+def _padded(chunk, rows):
+    """``chunk`` with copies of its first row added up to ``rows`` rows."""
+    if len(chunk) == rows:
+        return chunk
+    return np.concatenate([chunk, np.repeat(chunk[:1], rows - len(chunk), axis=0)])
+
+
+# Images in every forward pass when predicting (times five with test-time
+# averaging): a chunk of fewer images is padded to this many. TensorFlow's
+# kernels pick their blocking, and with it the order of their sums, from a
+# batch's size: an image's probabilities changed in their last bits with the
+# other images in its batch (by up to 4e-7 between sizes 1, 2, 8, 32 and 64
+# with oneDNN held to AVX2, where at 8 and 32 they also changed with an image's
+# place in the batch). At 16 they do not, on either kind of CPU
+# (tests/test_classifier.py), and one image's pass stays short.
+PREDICT_BATCH = 16
 
 
 def predict_in_batches(model, X, batch_size=PREDICT_BATCH):
@@ -261,7 +272,5 @@ def predict_in_batches(model, X, batch_size=PREDICT_BATCH):
     chunks = []
     for start in range(0, len(X), batch_size):
         chunk = X[start:start + batch_size]
-        padded = chunk if len(chunk) == batch_size else np.concatenate(
-            [chunk, np.repeat(chunk[:1], batch_size - len(chunk), axis=0)])
-        chunks.append(np.asarray(model.predict_on_batch(padded))[:len(chunk)])
+        chunks.append(np.asarray(model.predict_on_batch(_padded(chunk, batch_size)))[:len(chunk)])
     return np.concatenate(chunks)

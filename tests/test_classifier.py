@@ -531,10 +531,10 @@ def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model, m
     expected = np.mean(views, axis=0)
     averaged = mnist_model.predict_proba(X)
     np.testing.assert_allclose(averaged, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
-    # In chunks (bounded memory), the same numbers.
+    # In chunks of other sizes (the last one padded), the same numbers.
     import skdigits._network
 
-    monkeypatch.setattr(skdigits._network, "TTA_CHUNK", 7)
+    monkeypatch.setattr(skdigits._network, "PREDICT_BATCH", 7)
     np.testing.assert_allclose(mnist_model.predict_proba(X), averaged, rtol=1e-5, atol=1e-7)
     try:
         # A prediction-time switch: no refit, one pass over the image alone.
