@@ -390,9 +390,10 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         The picture holds one digit: all of its ink that lies with the
         largest digit is taken as that digit.
     time_limit : float, default=None
-        Seconds of CPU time the reading may take, checked between its
-        steps; None: no limit. A server sets one so that no picture holds
-        a core for long.
+        Seconds of CPU time the reading may take once the picture is
+        decoded (decoding is bounded by ``MAX_PIXELS`` and
+        ``MAX_DECODED_BYTES``), checked between its steps; None: no limit.
+        A server sets one so that no picture holds a core for long.
 
     Returns
     -------
@@ -407,9 +408,10 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         digits (noise, a texture, a pattern), or its reading went over
         ``time_limit``.
     """
-    deadline = _Deadline(time_limit)
     rgb, factor, size = _rgb_and_size(image)
-    deadline.check("decoding it")
+    # Decoding is bounded by the limits on pixels and bytes; what a picture's
+    # content can make cost more is what comes after it.
+    deadline = _Deadline(time_limit)
     ink = find_ink(rgb, light_ink=not dark_ink(rgb, invert))
     deadline.check("finding its ink")
     if ink.level < min_contrast:
