@@ -31,6 +31,11 @@ ROUTED_PREFIXES = ("optimizer", "compile", "fit", "callbacks")
 # Keras's BatchNormalization epsilon (its default), used by the dense layer's normalisation.
 BN_EPSILON = 1e-3
 
+# Augmentation needs room to move the digit: on 8x8 images a 10% shift or a
+# 10 degree turn is mostly interpolation blur, so below this side it is skipped,
+# and so is test-time averaging.
+MIN_AUGMENT_SIDE = 16
+
 # Test-time averaging: the network also sees each image shifted by one pixel
 # right, left, down and up, and its outputs on the five views are averaged.
 # MNIST digits are centred by mass, and that centre is off by a pixel often

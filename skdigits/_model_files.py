@@ -294,9 +294,10 @@ def _load(path, runtime, tta=None):
 
 
 def _onnx_classifier(params, fitted, tensors, tta=None):
-    from ._onnx import MIN_AVERAGED_SIDE, OnnxDigitClassifier, onnx_model
+    from ._architecture import MIN_AUGMENT_SIDE
+    from ._onnx import OnnxDigitClassifier, onnx_model
 
-    tta = bool(params.tta if tta is None else tta) and min(fitted["image_shape_"]) >= MIN_AVERAGED_SIDE
+    tta = bool(params.tta if tta is None else tta) and min(fitted["image_shape_"]) >= MIN_AUGMENT_SIDE
     graph = onnx_model(params, fitted["image_shape_"], len(fitted["classes_"]), fitted["pixel_mean_"],
                        fitted["pixel_std_"], tensors, tta=tta)
     return OnnxDigitClassifier(graph, fitted["classes_"], fitted["image_shape_"], tta=tta)

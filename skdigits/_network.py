@@ -12,8 +12,8 @@ import numpy as np
 import keras
 from keras import layers
 
-from ._architecture import (ACTIVATIONS, BN_EPSILON, LOSSES, OPTIMIZERS,  # noqa: F401 (re-exported)
-                            SCHEDULES, TTA_SHIFTS)
+from ._architecture import (ACTIVATIONS, BN_EPSILON, LOSSES, MIN_AUGMENT_SIDE,  # noqa: F401 (re-exported)
+                            OPTIMIZERS, SCHEDULES, TTA_SHIFTS)
 from ._layers import RandomAffine, RandomInk
 
 
@@ -24,9 +24,6 @@ REPORT_MOMENTUM = 0.9
 # used at inference settle; short fits on small data (load_digits) never get there.
 BN_MOMENTUM = 0.9
 
-# Augmentation needs room to move the digit: on 8x8 images a 10% shift or a
-# 10 degree turn is mostly interpolation blur, so below this side it is skipped.
-MIN_AUGMENT_SIDE = 16
 
 
 def build_cnn(

@@ -22,8 +22,6 @@ __all__ = ["onnx_model", "OnnxDigitClassifier"]
 OPSET = 18
 # Views of each image with test-time averaging: itself and one per shift.
 VIEWS = len(TTA_SHIFTS) + 1
-# Keras's MIN_AUGMENT_SIDE: smaller images are not averaged (skdigits._network).
-MIN_AVERAGED_SIDE = 16
 # Images per run of the graph: their activations (five views each with
 # averaging) stay within the caches; all of MNIST's test set at once would
 # need gigabytes.

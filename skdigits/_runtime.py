@@ -1,6 +1,5 @@
 """Process-wide TensorFlow settings: thread pools and op determinism."""
 
-import os
 
 import tensorflow as tf
 
