@@ -101,6 +101,26 @@ def live_server(pretrained):
     thread.join(timeout=10)
 
 
+def png_bytes(array, **options):
+    """The bytes of ``array`` saved as a PNG (``options`` go to Pillow's PNG writer)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG", **options)
+    return buffer.getvalue()
+
+
+def dots(side, step, dot=2):
+    """White paper with a square dot every ``step`` pixels: one mark per dot (a picture made to be costly)."""
+    page = np.full((side, side), 255, np.uint8)
+    for y in range(2, side - dot, step):
+        for x in range(2, side - dot, step):
+            page[y:y + dot, x:x + dot] = 0
+    return page
+
+
 def canvas_png(digit, side=280, margin=40, dark_ink=True):
     """An MNIST digit as the web page's pad sends it: a ``side`` square PNG, black ink on white."""
     import io

@@ -8,27 +8,14 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import dots
+from conftest import png_bytes as png
 from PIL import Image
 
 from skdigits import ImageError, find_digits, read_image
 from skdigits import _images
 from skdigits._images import ImageTooComplexError, ImageTooLargeError
 from skdigits._ink import digit_groups
-
-
-def png(array, **options):
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG", **options)
-    return buffer.getvalue()
-
-
-def dots(side, step, dot=2):
-    """White paper with a square dot every ``step`` pixels: one mark per dot."""
-    page = np.full((side, side), 255, np.uint8)
-    for y in range(2, side - dot, step):
-        for x in range(2, side - dot, step):
-            page[y:y + dot, x:x + dot] = 0
-    return page
 
 
 def cpu_seconds(fn, *args, **kwargs):

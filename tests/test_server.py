@@ -13,7 +13,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import canvas_png, number_png
+from conftest import canvas_png, number_png, png_bytes
 from starlette.testclient import TestClient
 
 from skdigits import load_mnist
@@ -93,16 +93,6 @@ def test_read_a_number(client, test_digits):
     assert answer["size"][1] == 120
 
 
-def _png(array):
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 BAD_REQUESTS = {
     "not an image": ("POST", "/api/predict", b"hello, world", "image/png", 400, "not an image"),
     "empty body": ("POST", "/api/predict", b"", "image/png", 400, "empty"),
@@ -128,11 +118,11 @@ def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(client, test
     if body == "damaged":
         body = canvas_png(test_digits[0][0])[:300]
     elif body == "blank":
-        body = _png(np.full((120, 120), 230, dtype=np.uint8))
+        body = png_bytes(np.full((120, 120), 230, dtype=np.uint8))
     elif body == "speck":
         page = np.full((120, 120), 230, dtype=np.uint8)
         page[60:62, 60:62] = 30
-        body = _png(page)
+        body = png_bytes(page)
     elif body == "form":
         body, kwargs = None, {"files": {"note": (None, "no file here")}}
     if case == "bad content length":

@@ -1,7 +1,6 @@
 """What one request or connection may cost ``skdigits serve``: hostile pictures, heads, bodies, Host names."""
 
 import asyncio
-import io
 import socket
 import struct
 import time
@@ -9,27 +8,12 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import canvas_png
-from PIL import Image
+from conftest import canvas_png, dots, png_bytes
 from starlette.exceptions import HTTPException
 from starlette.testclient import TestClient
 
 from skdigits import load_mnist
 from skdigits._server import _Slots, create_app, loopback_hosts
-
-
-def _png(array):
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def _dots():
-    page = np.full((200, 200), 255, np.uint8)
-    for y in range(2, 198, 5):
-        for x in range(2, 198, 5):
-            page[y:y + 2, x:x + 2] = 0
-    return _png(page)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +35,7 @@ def _post(client, path, body):
 
 def test_the_picture_of_dots_is_a_quick_422(client, digit):
     start = time.thread_time()
-    response = _post(client, "/api/read", _dots())
+    response = _post(client, "/api/read", png_bytes(dots(200, 5), optimize=True))
     assert time.thread_time() - start < 0.5
     assert response.status_code == 422 and "too noisy" in response.json()["error"]
     assert _post(client, "/api/predict", digit[0]).json()["label"] == digit[1]
@@ -64,7 +48,7 @@ def test_a_picture_over_its_cpu_time_is_422(pretrained, digit):
 
 
 def test_decoder_errors_are_400_in_our_own_words(client):
-    clean = _png(np.full((50, 50), 200, np.uint8))
+    clean = png_bytes(np.full((50, 50), 200, np.uint8), optimize=True)
     text = b"zTXt" + b"comment\x00\x00" + zlib.compress(bytes(20_000_000), 9)
     chunk = struct.pack(">I", len(text) - 4) + text + struct.pack(">I", zlib.crc32(text))
     response = _post(client, "/api/read", clean[:33] + chunk + clean[33:])
