@@ -209,7 +209,7 @@ def _table_level(dark, paper, side):
     else:
         fine = _open_in_picture(dark, side)
     raised = (fine > paper + 0.02).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(raised, connectivity=8)
+    n, labels, stats, _ = _labelled(raised, connectivity=8)
     touching = _touches_border(stats, dark.shape)
     touching[0] = False
     if not touching.any():
@@ -687,7 +687,7 @@ def off_page(rgb, dark):
     side = max(3, min(dark.shape) // 80 * 2 + 1)
     candidates = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN,
                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+    n, labels, stats, _ = _labelled(candidates, connectivity=8)
     touching = _touches_border(stats, dark.shape)
     touching[0] = False
     # What lies off the page fills the picture's edge along its whole extent there
@@ -804,7 +804,7 @@ def inner(mask):
     """The components of ``mask`` that do not touch the picture's border (all of them if every one does)."""
     if not _on_border(mask):
         return mask
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, labels, stats, _ = _labelled(mask.astype(np.uint8), connectivity=8)
     touching = _touches_border(stats, mask.shape)
     touching[0] = True
     if touching[1:].all():
@@ -825,8 +825,17 @@ def _touches_border(stats, shape):
 
 def components(mask):
     """Connected components of a mask as (label image, stats rows [x, y, w, h, area])."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, labels, stats, _ = _labelled(mask.astype(np.uint8), connectivity=8)
     return labels, stats[1:]
+
+
+def _labelled(mask, connectivity=8):
+    """``cv2.connectedComponentsWithStats`` by Grana's block-based algorithm: the same labels.
+
+    OpenCV's default algorithm spends about half a millisecond per call on
+    a 280x280 mask however little it holds, three times Grana's.
+    """
+    return cv2.connectedComponentsWithStatsWithAlgorithm(mask, connectivity, cv2.CV_32S, cv2.CCL_GRANA)
 
 
 def digit_groups(mask, min_height_ratio=0.3):
@@ -997,7 +1006,7 @@ def faint_digits(ink, labels, groups, boxes):
             continue  # no room for a digit
         y0, y1 = max(0, int(top - 0.75 * height)), min(con.shape[0], int(bottom + 0.75 * height) + 1)
         gap = (slice(y0, y1), slice(x0, x1))
-        n, marks, stats, _ = cv2.connectedComponentsWithStats((con[gap] > low).astype(np.uint8), connectivity=8)
+        n, marks, stats, _ = _labelled((con[gap] > low).astype(np.uint8), connectivity=8)
         # A mark cut by the region's edges reaches beyond it: not a digit of its own.
         inside = ~_touches_border(stats, marks.shape)
         inside[0] = False  # the background
