@@ -24,6 +24,7 @@ _EXPORTS = {
     "load_pretrained": "._model_files",
     "pretrained_record": "._model_files",
     "read_digits": "._reading",
+    "read_many": "._bulk",
     "read_image": "._images",
     "save_model": "._model_files",
     "to_mnist": "._images",

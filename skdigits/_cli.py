@@ -3,7 +3,6 @@
 import argparse
 import ast
 import json
-import math
 import os
 import platform
 import sys
@@ -152,132 +151,136 @@ def cmd_evaluate(args):
     return 0
 
 
-def _predict_inputs(path, image_shape):
-    """(name, image, found) triples from an image file or an .npy array of images.
+def _bulk_inputs(args):
+    """The checked options and inputs of predict and read: (inputs, output file or None)."""
+    from ._bulk import image_files
+    from ._jsonl import JsonLinesOutput
 
-    ``found`` holds the box found in a picture (None for .npy rows).
-    """
-    from ._images import find_digits
-
-    if path.lower().endswith(".npy"):
-        array = _npy_images(path, image_shape)
-        return ((f"{path}[{i}]", np.asarray(image)[None], None) for i, image in enumerate(array))
-    found = find_digits(path, single=True)
-    return [(path, found.images[:1], found)]
-
-
-def _npy_images(path, image_shape):
-    """The images of an .npy file, memory-mapped, after its header is checked against the file and the model.
-
-    Nothing is read but the header until it is known that the file holds
-    numbers of the model's image shape, as many as the header says: a file
-    of a few bytes that declares a hundred million images is refused, not
-    allocated.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    with open(path, "rb") as file:
+    if args.resume and not args.output:
+        raise CLIError("--resume continues the file of --output FILE.jsonl: name it")
+    if args.json and args.output:
+        raise CLIError("--json prints one array at the end, --output writes JSON Lines as they come: give one")
+    if args.jobs is not None and args.jobs < 1:
+        raise CLIError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.dask and (args.jobs is not None or args.show):
+        raise CLIError("--dask reads on the cluster's workers: --jobs and --show do not apply")
+    inputs = list(image_files(args.files))
+    if not inputs:
+        raise CLIError(f"no image files ({', '.join(_IMAGE_KINDS)}) in {', '.join(args.files)}")
+    output = None
+    if args.output:
         try:
-            version = np.lib.format.read_magic(file)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(file)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(file)
-            else:
-                raise ValueError(f"format version {version[0]}.{version[1]} is not read")
-        except Exception as exc:  # NumPy's header parser raises ValueError, SyntaxError, TokenError, ...
-            raise ValueError(f"{path}: not a readable .npy array ({str(exc)[:200]})") from None
-        offset, size = file.tell(), os.fstat(file.fileno()).st_size
-    if dtype.kind not in "biuf":
-        what = {"U": "text", "S": "bytes", "O": "Python objects", "c": "complex numbers", "V": "records",
-                "M": "dates", "m": "time spans"}.get(dtype.kind, "values")
-        raise ValueError(f"{path}: holds {what} ({dtype.str}), not real numbers; images are integers or floats")
-    height, width = image_shape
-    if tuple(shape) == (height, width):
-        shape = (1, height, width)
-    if len(shape) not in (3, 4) or math.prod(shape[1:]) != height * width:
-        raise ValueError(f"{path}: expected an array of {height}x{width} images (n, {height}, {width}), "
-                         f"got shape {tuple(shape)}")
-    needed = math.prod(shape) * dtype.itemsize
-    if offset + needed > size:
-        raise ValueError(f"{path}: is truncated: its header declares {shape[0]:,} images "
-                         f"({needed:,} bytes), the file holds {size - offset:,} bytes of data")
-    if shape[0] == 0:
-        return np.empty((0, height, width), dtype)
-    return np.load(path, mmap_mode="r", allow_pickle=False).reshape(shape[0], height, width)
+            output = JsonLinesOutput(args.output, resume=args.resume)
+        except (OSError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+    return inputs, output
 
 
-def _show_path(folder, name):
-    """DIR/<file name>.png for an input, with characters that are awkward in file names replaced."""
-    stem = os.path.basename(name).replace("[", "_").replace("]", "")
-    return os.path.join(folder, stem + ".png")
+_IMAGE_KINDS = ("PNG", "JPEG", "BMP", "TIFF", "WebP", "GIF")
 
 
-def _file_error(path, exc):
-    message = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
-    print(f"skdigits: error: {message}", file=sys.stderr, flush=True)
-    return message
+def _bulk_command(args, what):
+    """predict and read: files and folders, read by --jobs processes or on --dask, each record out as it comes."""
+    import contextlib
+
+    from ._bulk import _read_inputs
+
+    inputs, output = _bulk_inputs(args)
+    done = output.done if output is not None else set()
+    client = None
+    with contextlib.ExitStack() as stack:
+        if output is not None:
+            stack.enter_context(output)
+            if output.cut:
+                print(f"skdigits: the last line of {args.output} was cut off (an interrupted write); "
+                      "its picture is read again", file=sys.stderr)
+        if args.dask:
+            client = stack.enter_context(_dask_client(args.dask))
+            loaded = None
+        else:
+            loaded = _load_model(args.model, args.runtime)  # a bad model file is reported before any worker starts
+        todo = sum(path not in done for path in inputs)
+        bar = stack.enter_context(_progress(len(inputs), len(inputs) - todo))
+        records = stack.enter_context(contextlib.closing(_read_inputs(
+            inputs, args.model, what=what, n_jobs=args.jobs, client=client, runtime=args.runtime, skip=done,
+            show=args.show, loaded=loaded)))
+        order = {path: k for k, path in enumerate(inputs)}
+        results, failed, start = [], 0, time.perf_counter()
+        try:
+            for path, chunk in records:
+                for record in chunk:
+                    if "error" in record:
+                        failed += 1
+                        _say(bar, f"skdigits: error: {record['error']}", sys.stderr)
+                    if output is not None:
+                        output.write(record)
+                    elif args.json:
+                        results.append((order[path], len(results), record))
+                    elif "error" not in record:
+                        _say(bar, _line(record, what), sys.stdout)
+                bar.update(1)
+        except OSError as exc:
+            if output is None:
+                raise
+            raise CLIError(f"{args.output}: cannot write a record ({exc.strerror or exc}); {output.written} are in "
+                           "it: make room, then run the same command with --resume") from None
+        except KeyboardInterrupt:
+            if output is not None:
+                print(f"skdigits: interrupted; {output.written} records are in {args.output}: the same command "
+                      "with --resume goes on", file=sys.stderr)
+            raise
+        except RuntimeError as exc:  # a worker process died
+            raise CLIError(str(exc)) from None
+    if args.json:
+        print(json.dumps([record for *_, record in sorted(results, key=lambda r: r[:2])], indent=2))
+    if output is not None:
+        seconds = time.perf_counter() - start
+        print(f"skdigits: {todo} inputs read in {seconds:.1f} s ({todo / max(seconds, 1e-9):.1f}/s), {failed} with "
+              f"errors; {output.written} records in {args.output}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _say(bar, line, file):
+    """A line printed as it comes, above the progress bar if there is one."""
+    if bar.disable:
+        print(line, file=file, flush=True)
+    else:
+        bar.write(line, file=file)
+
+
+def _line(record, what):
+    if what == "read":
+        probabilities = " ".join(f"{d['probability']:.3f}" for d in record["digits"])
+        return f"{record['file']}: {record['text']} (p={probabilities})"
+    others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in record["top3"])
+    return f"{record['file']}: {record['label']} (p={record['probability']:.3f}) top3: {others}"
+
+
+def _progress(total, initial):
+    """A progress bar on standard error when it is a terminal (tqdm); otherwise one that prints only lines."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="photo", file=sys.stderr, dynamic_ncols=True,
+                disable=not sys.stderr.isatty(), smoothing=0.1)
+
+
+def _dask_client(address):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CLIError("--dask needs Dask's distributed scheduler: pip install 'skdigits[dask]'") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise CLIError(f"--dask {address}: cannot reach a Dask scheduler there ({exc})") from None
 
 
 def cmd_predict(args):
-    model = _load_model(args.model, args.runtime)
-    image_shape = getattr(model, "image_shape_", (28, 28))
-    results, failed = [], 0
-    for path in args.files:
-        try:
-            for name, image, found in _predict_inputs(path, image_shape):
-                proba = model.predict_proba(image)[0]
-                top = np.argsort(proba)[::-1][:3]
-                results.append({
-                    "file": name,
-                    "label": model.classes_[top[0]].item(),
-                    "probability": float(proba[top[0]]),
-                    "top3": [{"label": model.classes_[i].item(), "probability": float(proba[i])} for i in top],
-                })
-                if found is not None:
-                    results[-1]["box"] = list(found.boxes[0])
-                if args.show and found is not None:
-                    from ._show import save_show
-
-                    r = results[-1]
-                    save_show(_show_path(args.show, name), path, found.boxes, image, [r["label"]], [r["probability"]])
-                if not args.json:
-                    r = results[-1]
-                    others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top3"])
-                    print(f"{name}: {r['label']} (p={r['probability']:.3f}) top3: {others}", flush=True)
-        except (OSError, ValueError, TypeError) as exc:
-            failed += 1
-            results.append({"file": path, "label": None, "probability": None, "error": _file_error(path, exc)})
-    if args.json:
-        print(json.dumps(results, indent=2))
-    return 1 if failed else 0
+    return _bulk_command(args, "predict")
 
 
 def cmd_read(args):
-    from ._reading import read_digits
-
-    model = _load_model(args.model, args.runtime)
-    results, failed = [], 0
-    for path in args.files:
-        try:
-            reading = read_digits(path, model)
-        except (OSError, ValueError) as exc:
-            failed += 1
-            results.append({"file": path, "text": None, "digits": [], "error": _file_error(path, exc)})
-            continue
-        results.append({"file": path, **reading.to_dict()})
-        if args.show:
-            from ._show import save_show
-
-            save_show(_show_path(args.show, path), path, reading.boxes, reading.images, reading.labels,
-                      reading.probabilities)
-        if not args.json:
-            probabilities = " ".join(f"{p:.3f}" for p in reading.probabilities)
-            print(f"{path}: {reading.text} (p={probabilities})", flush=True)
-    if args.json:
-        print(json.dumps(results, indent=2))
-    return 1 if failed else 0
-
+    return _bulk_command(args, "read")
 
 def cmd_serve(args):
     from ._server import default_workers, serve
@@ -392,6 +395,21 @@ def _pretrained_line():
     )
 
 
+def _bulk_arguments(p):
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="worker processes, each with its own model (default: one per core; "
+                        "at most one per 16 pictures)")
+    p.add_argument("--output", metavar="FILE.jsonl",
+                   help="write one JSON object per picture to FILE.jsonl as soon as it is read (JSON Lines; "
+                        "errors included); nothing is printed per picture")
+    p.add_argument("--resume", action="store_true",
+                   help="continue --output FILE.jsonl: the pictures already in it are skipped, a line cut off "
+                        "by an interruption is redone")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="read on a running Dask cluster (e.g. tcp://10.0.0.5:8786; needs skdigits[dask]); "
+                        "each worker loads the model once, and must see the same files")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="skdigits",
@@ -430,7 +448,9 @@ def build_parser():
     p.add_argument("--show", metavar="DIR",
                    help="write DIR/<file>.png: the picture, the box found and the 28x28 image the network saw")
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="PNG / JPEG / BMP / TIFF picture of one digit, or .npy array of MNIST-style images")
+                   help="PNG / JPEG / BMP / TIFF / WebP / GIF picture of one digit, .npy array of MNIST-style "
+                        "images, or a folder (searched recursively for pictures)")
+    _bulk_arguments(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("read", parents=[common], help="read the number written in each picture",
@@ -443,7 +463,9 @@ def build_parser():
     p.add_argument("--show", metavar="DIR",
                    help="write DIR/<file>.png: the picture, the boxes found and the 28x28 images the network saw")
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="PNG / JPEG / BMP / TIFF photo of digits written left to right")
+                   help="PNG / JPEG / BMP / TIFF / WebP / GIF photo of digits written left to right, or a folder "
+                        "(searched recursively for pictures)")
+    _bulk_arguments(p)
     p.set_defaults(func=cmd_read)
 
     p = sub.add_parser("serve", parents=[common], help="a web page to draw digits on, and a JSON API",
