@@ -94,16 +94,21 @@ def test_worker_processes_read_the_same_as_one(photos, reference):
     assert {r["file"]: r for r in records} == reference
 
 
-def test_dask_local_cluster_reads_the_same(photos, reference):
+def test_dask_local_cluster_reads_the_same(photos, reference, tmp_path):
     distributed = pytest.importorskip("distributed")
     folder, _ = photos
+    output = tmp_path / "out.jsonl"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=40) as cluster, distributed.Client(cluster) as client:
         records = list(read_many([folder], client=client))
         # The model was loaded once on each worker, by the plugin.
         loaded = client.run(lambda dask_worker: dask_worker.plugins["skdigits-model"].model is not None)
+        # The command line, connecting to the same scheduler by its address.
+        assert main(["read", str(folder), "--dask", cluster.scheduler_address, "--output", str(output)]) == 1
     assert all(loaded.values()) and len(loaded) == 2
     assert {r["file"]: r for r in records} == reference
+    assert {r["file"]: r for r in _records(output)} == reference
+    assert main(["read", str(folder), "--dask", "tcp://127.0.0.1:notaport", "--output", str(tmp_path / "x.jsonl")]) == 2
 
 
 def test_read_many_refuses_bad_arguments(photos):
