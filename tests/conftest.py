@@ -12,6 +12,20 @@ from skdigits import CNNDigitClassifier, load_mnist  # noqa: E402
 # Small, quick settings for the tests that need a trained model.
 FAST = dict(epochs=6, batch_size=64, random_state=0)
 
+# `pytest -m "not slow"` leaves out what trains on more than a toy set, starts a server,
+# a browser or a process, or runs a benchmark; tests marked one by one carry
+# @pytest.mark.slow, these are marked here as a whole.
+SLOW_MODULES = {"test_benchmarks.py", "test_web.py", "test_common.py"}
+SLOW_FIXTURES = {"mnist_model", "mnist_small", "live_server"}
+SLOW_DOCTESTS = {"skdigits._classifier.CNNDigitClassifier", "skdigits._model_files.save_model"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if (item.path.name in SLOW_MODULES or item.name in SLOW_DOCTESTS
+                or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def digits():

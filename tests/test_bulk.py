@@ -86,6 +86,7 @@ def test_one_process_reads_the_texts_and_reports_each_bad_file(photos, reference
         assert words in errors[name]
 
 
+@pytest.mark.slow
 def test_worker_processes_read_the_same_as_one(photos, reference):
     folder, _ = photos
     assert len(reference) > MIN_PER_WORKER  # so that two processes are started
@@ -94,6 +95,7 @@ def test_worker_processes_read_the_same_as_one(photos, reference):
     assert {r["file"]: r for r in records} == reference
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_reads_the_same(photos, reference, tmp_path):
     distributed = pytest.importorskip("distributed")
     folder, _ = photos
@@ -150,6 +152,7 @@ def _records(path):
 
 
 @pytest.mark.parametrize("how", ["SIGINT to the process group (Ctrl+C)", "SIGKILL"])
+@pytest.mark.slow
 def test_interrupted_run_resumed_has_every_photo_once(photos, reference, tmp_path, how):
     folder, _ = photos
     output = tmp_path / "out.jsonl"
@@ -242,6 +245,7 @@ def test_predict_a_folder_and_an_npy_array_into_jsonl(photos, tmp_path, capsys):
     assert f"{1 + N_PHOTOS // 4} inputs read" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_progress_bar_on_a_terminal(photos):
     folder, _ = photos
     import fcntl

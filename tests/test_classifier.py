@@ -44,6 +44,7 @@ def test_is_a_classifier():
     assert isinstance(check_cv(3, y, classifier=is_classifier(clf)), StratifiedKFold)
 
 
+@pytest.mark.slow
 def test_cross_val_score_stratifies_string_labels(digits):
     X_train, _, y_train, _ = digits
     # Sorted labels: without stratification a fold would miss classes entirely.
@@ -56,6 +57,7 @@ def test_cross_val_score_stratifies_string_labels(digits):
 # --- it learns ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_learns_sklearn_digits(digits, fitted_digits):
     _, X_test, _, y_test = digits
     assert fitted_digits.score(X_test, y_test) > 0.93
@@ -63,6 +65,7 @@ def test_learns_sklearn_digits(digits, fitted_digits):
     np.testing.assert_array_equal(fitted_digits.classes_, np.arange(10))
 
 
+@pytest.mark.slow
 def test_learns_raw_mnist_without_a_scaler(mnist_small):
     X_train, X_test, y_train, y_test = mnist_small
     clf = CNNDigitClassifier(epochs=4, batch_size=64, random_state=0).fit(X_train, y_train)
@@ -72,6 +75,7 @@ def test_learns_raw_mnist_without_a_scaler(mnist_small):
     assert set(clf.history_) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
 
 
+@pytest.mark.slow
 def test_default_network_clears_a_floor(mnist_small):
     # The defaults (network, augmentation, schedule, early stopping) on 3,000 images:
     # a broken default scores near 0.1; a working one clears 0.95 in a minute or so.
@@ -80,6 +84,7 @@ def test_default_network_clears_a_floor(mnist_small):
     assert clf.score(X_test, y_test) > 0.95
 
 
+@pytest.mark.slow
 def test_standard_scaler_in_a_pipeline(digits):
     X_train, X_test, y_train, y_test = digits
     pipe = make_pipeline(StandardScaler(), CNNDigitClassifier(**FAST)).fit(X_train, y_train)
@@ -105,6 +110,7 @@ def test_input_layouts_agree(digits, fitted_digits):
         np.testing.assert_allclose(fitted_digits.predict_proba(layout), expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_string_labels_and_a_subset_of_digits(digits):
     X_train, X_test, y_train, y_test = digits
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
@@ -117,6 +123,7 @@ def test_string_labels_and_a_subset_of_digits(digits):
     assert clf.predict_proba(X_test[:5]).shape == (5, 3)
 
 
+@pytest.mark.slow
 def test_mse_loss_and_sgd_variants_train(digits):
     X_train, X_test, y_train, y_test = digits
     clf = CNNDigitClassifier(loss="mse", optimizer="nesterov", learning_rate=0.05, **FAST)
@@ -165,6 +172,7 @@ def test_routed_parameters_reach_keras(digits):
     assert clone(clf).get_params()["optimizer__momentum"] == 0.5
 
 
+@pytest.mark.slow
 def test_architecture_follows_parameters(digits):
     X_train, _, y_train, _ = digits
     clf = CNNDigitClassifier(filters=6, dense_units=20, kernel_size=5, activation="tanh", epochs=1, random_state=0)
@@ -194,6 +202,7 @@ def test_clone_and_set_params():
         clf.set_params(no_such_param=1)
 
 
+@pytest.mark.slow
 def test_validation_and_early_stopping(digits):
     X_train, _, y_train, _ = digits
     clf = CNNDigitClassifier(epochs=30, early_stopping=True, n_iter_no_change=1, learning_rate=0.05,
@@ -208,6 +217,7 @@ def test_validation_and_early_stopping(digits):
     assert "val_loss" not in no_val.fit(X_train, y_train).history_
 
 
+@pytest.mark.slow
 def test_grid_search_over_filters_and_learning_rate(digits):
     X_train, X_test, y_train, y_test = digits
     grid = {"filters": [8, 16], "learning_rate": [1e-3, 1e-2]}
@@ -232,6 +242,7 @@ np.save(sys.argv[1], clf.predict_proba(X[500:600]))
 """
 
 
+@pytest.mark.slow
 def test_reproducible_in_one_process_and_across_processes(tmp_path, digits):
     from sklearn.datasets import load_digits
 
@@ -264,6 +275,7 @@ print("determinism", config.is_op_determinism_enabled())
 """
 
 
+@pytest.mark.slow
 def test_unseeded_fit_after_a_seeded_fit_in_a_fresh_process():
     # Only a fresh process shows it: scikeras's seeded context must not leave
     # TensorFlow's op determinism on, which makes unseeded shuffles fail.
@@ -275,6 +287,7 @@ def test_unseeded_fit_after_a_seeded_fit_in_a_fresh_process():
     assert out.stdout.split()[-2:] == ["determinism", "False"]
 
 
+@pytest.mark.slow
 def test_pickle_joblib_and_keras_format(tmp_path, digits, fitted_digits):
     _, X_test, _, _ = digits
     expected = fitted_digits.predict_proba(X_test)
@@ -287,6 +300,7 @@ def test_pickle_joblib_and_keras_format(tmp_path, digits, fitted_digits):
     np.testing.assert_allclose(net.predict(X_test.astype(np.float32), verbose=0), expected, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_thread_budget_limits_tensorflow_pools():
     code = (
         "import tensorflow as tf; import numpy as np; from skdigits import CNNDigitClassifier;"
@@ -382,6 +396,7 @@ def test_bad_predict_input(digits, fitted_digits):
         fitted_digits.predict(np.zeros((0, 64)))
 
 
+@pytest.mark.slow
 def test_non_square_images_with_image_shape(rng):
     X = rng.random((80, 4 * 6))
     y = (X[:, :12].sum(axis=1) > X[:, 12:].sum(axis=1)).astype(int)
@@ -391,6 +406,7 @@ def test_non_square_images_with_image_shape(rng):
         CNNDigitClassifier(image_shape=(5, 5), epochs=1).fit(X, y)
 
 
+@pytest.mark.slow
 def test_warm_start_continues_the_same_network(digits):
     X_train, X_test, y_train, y_test = digits
     clf = CNNDigitClassifier(epochs=2, batch_size=64, random_state=0).fit(X_train, y_train)
@@ -404,6 +420,7 @@ def test_warm_start_continues_the_same_network(digits):
     assert clf.set_params(warm_start=False).fit(X_train, y_train).model_ is not network
 
 
+@pytest.mark.slow
 def test_warm_start_refuses_new_shapes_and_labels(digits):
     X_train, _, y_train, _ = digits
     with pytest.raises(TypeError, match="warm_start must be True or False, got 'yes'"):
@@ -417,6 +434,7 @@ def test_warm_start_refuses_new_shapes_and_labels(digits):
         clf.fit(X_train[:20], np.where(y_train[:20] == 3, 10, y_train[:20]))
 
 
+@pytest.mark.slow
 def test_partial_fit_streams_mnist_in_chunks(mnist_small):
     from skdigits import load_mnist
 
@@ -434,6 +452,7 @@ def test_partial_fit_streams_mnist_in_chunks(mnist_small):
     assert clf.pixel_mean_ == mean
 
 
+@pytest.mark.slow
 def test_partial_fit_errors(digits):
     X_train, _, y_train, _ = digits
     clf = CNNDigitClassifier(random_state=0)
@@ -470,6 +489,7 @@ def test_one_cycle_schedule_warms_up_then_decays_to_zero():
     assert all(a >= b for a, b in zip(rates, rates[1:]))
 
 
+@pytest.mark.slow
 def test_one_cycle_and_auto_batch_fit(digits):
     X_train, X_test, y_train, y_test = digits
 
@@ -514,6 +534,7 @@ def test_shifted_views_repeat_the_edge():
     np.testing.assert_array_equal(views[4, 0], [[4, 5, 6, 7], [8, 9, 10, 11], [8, 9, 10, 11]])  # up
 
 
+@pytest.mark.slow
 def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model, monkeypatch):
     from skdigits._network import predict_in_batches
 
@@ -567,6 +588,7 @@ def test_random_ink_thickens_thins_and_blurs_in_training_only():
     assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(RandomInk(blur=0.2))).blur == 0.2
 
 
+@pytest.mark.slow
 def test_augment_ink_trains_a_network_with_the_layer(mnist_small):
     X_train, X_test, y_train, y_test = mnist_small
     clf = CNNDigitClassifier(augment_ink=True, epochs=2, batch_size=64, random_state=0).fit(X_train, y_train)

@@ -41,6 +41,7 @@ def _digit_png(folder, index=0, name="digit.png"):
     return path, int(y_test[index])
 
 
+@pytest.mark.slow
 def test_train_saves_exactly_the_path_and_reports(trained, capsys, small_npz, tmp_path):
     assert trained.exists() and trained.suffix == ".safetensors"
     model = load_model(trained)
@@ -66,6 +67,7 @@ def test_train_rejects_bad_options_before_training(tmp_path, capsys, small_npz):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_train_reads_an_idx_folder(tmp_path, capsys):
     import gzip
 
@@ -231,6 +233,7 @@ def test_usage_errors_exit_non_zero(capsys):
     assert exc.value.code == 2
 
 
+@pytest.mark.slow
 def test_subprocess_entry_points(trained, tmp_path):
     png, label = _digit_png(tmp_path)
     # TensorFlow's start-up log lines are hidden unless --verbose asks for them.

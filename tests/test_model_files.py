@@ -41,6 +41,7 @@ def _write(path, header, tensors, header_text=None):
 
 
 @pytest.mark.parametrize("labels", ["int", "str", "bool"])
+@pytest.mark.slow
 def test_round_trip_gives_identical_probabilities(digits, fitted_digits, tmp_path, labels):
     X_train, X_test, y_train, _ = digits
     if labels == "int":
@@ -196,6 +197,7 @@ def test_a_header_that_holds_an_object_where_json_text_belongs_is_refused(saved,
         load_model(path)
 
 
+@pytest.mark.slow
 def test_a_bit_flipped_in_the_weights_is_found(saved, tmp_path):
     data = bytearray(saved.read_bytes())
     start = 8 + int.from_bytes(data[:8], "little")
@@ -289,6 +291,7 @@ def test_save_refuses_what_it_cannot_store(fitted_digits, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_the_pretrained_model():
     record = pretrained_record()
     clf = load_pretrained()

@@ -27,6 +27,7 @@ def both(pretrained):
 
 
 @pytest.mark.parametrize("tta", [True, False])
+@pytest.mark.slow
 def test_the_pretrained_model_agrees_on_all_of_mnist_test(pretrained, mnist_test, tta):
     from skdigits._model_files import _load, pretrained_path
 
@@ -49,6 +50,7 @@ def test_the_pretrained_model_agrees_on_all_of_mnist_test(pretrained, mnist_test
     dict(kernel_size=(3, 5), conv_blocks=4, activation="sigmoid"),
     dict(conv_blocks=1, filters=4, dense_units=8),
 ])
+@pytest.mark.slow
 def test_networks_of_other_shapes_agree(params, tmp_path):
     X, y = load_digits(return_X_y=True)
     labels = np.array(list("abcdefghij"))[y]  # string labels too
@@ -61,6 +63,7 @@ def test_networks_of_other_shapes_agree(params, tmp_path):
     np.testing.assert_array_equal(onnx_model.predict(X[400:]), clf.predict(X[400:]))
 
 
+@pytest.mark.slow
 def test_averaging_over_odd_sides_agrees(tmp_path):
     X_train, X_test, y_train, _ = load_mnist(n_train=600, n_test=200, random_state=0)
     # 27x27: every pooling meets an odd side (27 -> 14 -> 7 -> 4), and the shifts an odd edge.

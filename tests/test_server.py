@@ -258,6 +258,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_serve_command(tmp_path):
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "skdigits", "serve", "--port", str(port)],

@@ -151,6 +151,7 @@ def test_many_header_lines_are_431(live_server):
     assert _exchange(live_server, [head])[0] == 431
 
 
+@pytest.mark.slow
 def test_a_slow_head_is_408_and_the_connection_closed(live_server, monkeypatch):
     from skdigits._http_limits import LimitedHttpToolsProtocol
 
@@ -162,6 +163,7 @@ def test_a_slow_head_is_408_and_the_connection_closed(live_server, monkeypatch):
     assert status == 408 and seconds < 3
 
 
+@pytest.mark.slow
 def test_a_slow_body_is_408_and_the_connection_closed(live_server, monkeypatch):
     import skdigits._server
 
