@@ -260,10 +260,14 @@ def _tasks(inputs, skip):
     return [(path, frozenset(rows.get(path, ()))) for path in inputs if path not in skip]
 
 
+def _cores():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _worker_count(n_jobs, n_inputs):
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if n_jobs is None or n_jobs == -1:
-        n_jobs = cores
+        n_jobs = _cores()
     if not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
         raise ValueError(f"n_jobs must be a positive integer, -1 or None, got {n_jobs!r}")
     return max(1, min(int(n_jobs), math.ceil(n_inputs / MIN_PER_WORKER)))
@@ -362,7 +366,7 @@ def _read_chunk(chunk, what, show):
 def _in_processes(tasks, spec, what, show, workers):
     import multiprocessing
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, _cores() // workers)
     # "spawn": a fresh interpreter, safe whatever threads this process runs
     # (ONNX Runtime's, TensorFlow's, a progress bar's).
     context = multiprocessing.get_context("spawn")
@@ -417,7 +421,7 @@ def _model_plugin(spec):
             from ._threads import thread_limit
 
             # A nanny sets OMP_NUM_THREADS to the worker's share; without one, cores per task thread.
-            _limit_threads(thread_limit() or max(1, (os.cpu_count() or 1) // worker.state.nthreads))
+            _limit_threads(thread_limit() or max(1, _cores() // worker.state.nthreads))
             _heap_for_images()
             self.model = _load(self.spec)
 
