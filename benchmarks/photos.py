@@ -8,6 +8,8 @@ MNIST training digits only; ``--model`` reads with another model file):
 - single digits: ``skdigits.to_mnist`` then ``model.predict`` (what
   ``skdigits predict`` does), exact label;
 - numbers of 2 to 8 digits: ``skdigits.read_digits``, exact text;
+- photos with nothing written (``--n-blank``): how many each path answers
+  "no digit" (the right answer), and how many photos of digits it refused;
 - preprocessing time per photo, and per 12-megapixel JPEG file (decoding included).
 
 Conditions: clean (black pen on plain white paper, mild sensor noise),
@@ -18,11 +20,15 @@ pen (blue, black or red pens, thin to thick strokes), specks (dust and dots),
 lowres (digits 25 to 40 pixels high), jpeg (JPEG quality 40 to 75), and all
 (everything at once, on ruled or on squared paper). On request,
 ``all-but-pen`` and the like: everything at once but that one condition
-(``LEAVE_OUT``), so what each costs in the combination shows.
+(``LEAVE_OUT``), so what each costs in the combination shows. Other
+surfaces (``_scenes.py``): pencil, marker, note (a sticky note on a wooden
+desk), whiteboard, chalk, touching (digits against their neighbours) and
+boxes (a form's row of boxes).
 
     python benchmarks/photos.py --output benchmarks/results/photos.json
     python benchmarks/photos.py --conditions all all-but-pen all-but-lowres --n-single 0 --n-large 0 --output /tmp/all_but.json
-    python benchmarks/photos.py --n-single 10 --n-number 4 --n-large 1 --output /tmp/photos.json   # quick
+    python benchmarks/photos.py --n-single 10 --n-number 4 --n-blank 4 --n-large 1 --output /tmp/photos.json   # quick
+    python benchmarks/photos.py --conditions pencil marker note whiteboard chalk touching boxes --n-single 100 --n-number 100 --n-blank 100 --n-large 0 --output benchmarks/results/photos_surfaces.json
 """
 
 import argparse
@@ -37,6 +43,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import environment, write_json  # noqa: E402
+from _scenes import KINDS as SURFACES  # noqa: E402
+from _scenes import make_scene  # noqa: E402
 
 from skdigits import ImageError, find_digits, load_mnist, load_model, load_pretrained, read_digits, to_mnist  # noqa: E402
 
@@ -126,7 +134,9 @@ LARGE_REPEATS = 3
 
 
 def make_photo(digits, condition, rng, *, long_side=900):
-    """A photo (BGR uint8) of ``digits`` (MNIST test images) written left to right."""
+    """A photo (BGR uint8) of ``digits`` (MNIST test images, or none: a blank page) written left to right."""
+    if condition in SURFACES:
+        return make_scene(digits, condition, rng, long_side=long_side)
     conditions = {condition}
     if condition == "all" or condition in ALL_BUT:  # everything at once, on ruled or on squared paper
         conditions = set(CONDITIONS[1:-1]) - {("squared", "ruled")[rng.integers(2)]}
@@ -183,7 +193,10 @@ def main(argv=None):
     parser.add_argument("--n-large", type=int, default=10, help="12-megapixel JPEG files to time")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", help="a model file to read with (default: the pretrained model)")
-    parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS + ALL_BUT)
+    parser.add_argument("--n-blank", type=int, default=100,
+                        help="photos with nothing written per condition: how many are answered 'no digit'")
+    parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS + SURFACES),
+                        choices=CONDITIONS + ALL_BUT + SURFACES)
     parser.add_argument("--examples", metavar="PNG", help="also draw a figure of successes and failures")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
@@ -194,7 +207,7 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     results, examples = {}, []
     for condition in args.conditions:
-        singles, numbers, seconds = [], [], []
+        singles, numbers, seconds, refused_single, refused_number = [], [], [], [], []
         for _ in range(args.n_single):
             i = int(rng.integers(len(y_test)))
             photo = make_photo([X_test[i]], condition, rng)
@@ -202,6 +215,7 @@ def main(argv=None):
             if spent is not None:
                 seconds.append(spent)
             singles.append(label == int(y_test[i]))
+            refused_single.append(label is None)
             examples.append((condition, _thumbnail(photo), str(y_test[i]), "" if label is None else str(label)))
         for _ in range(args.n_number):
             n = int(rng.integers(2, 9))
@@ -210,9 +224,20 @@ def main(argv=None):
             truth = "".join(str(v) for v in y_test[idx])
             text = read_number(photo, model)
             numbers.append(text == truth)
+            refused_number.append(text == "")
             examples.append((condition, _thumbnail(photo), truth, text))
+        # Blank photos from a stream of their own: the photos with digits stay those of earlier runs.
+        blank_rng, blanks = np.random.default_rng([args.seed, len(results)]), []
+        for _ in range(args.n_blank):
+            photo = make_photo([], condition, blank_rng)
+            blanks.append((read_single(photo, model)[0] is None, read_number(photo, model) == ""))
         results[condition] = {
             "single_accuracy": float(np.mean(singles)) if singles else None,
+            "single_refused": float(np.mean(refused_single)) if refused_single else None,
+            "number_refused": float(np.mean(refused_number)) if refused_number else None,
+            "n_blank": len(blanks),
+            "blank_no_digit_single": float(np.mean([b[0] for b in blanks])) if blanks else None,
+            "blank_no_digit_number": float(np.mean([b[1] for b in blanks])) if blanks else None,
             "n_single": len(singles),
             "single_ci95": wilson_interval(sum(singles), len(singles)),
             "number_accuracy": float(np.mean(numbers)) if numbers else None,
@@ -223,7 +248,9 @@ def main(argv=None):
         row = results[condition]
         print(f"{condition:>8}: single {_fmt(row['single_accuracy'])} {_interval(row['single_ci95'])}  "
               f"number {_fmt(row['number_accuracy'])} {_interval(row['number_ci95'])}  "
-              f"preprocess {_fmt(row['preprocess_ms_median'], '.1f')} ms", flush=True)
+              f"preprocess {_fmt(row['preprocess_ms_median'], '.1f')} ms  "
+              f"blank answered 'no digit' {_fmt(row['blank_no_digit_single'])} / {_fmt(row['blank_no_digit_number'])}",
+              flush=True)
 
     large = []
     with tempfile.TemporaryDirectory() as folder:

@@ -181,12 +181,13 @@ def test_halving_grid_search(small):
 def test_photos_quick(tmp_path):
     out = tmp_path / "photos.json"
     figure = tmp_path / "photos.png"
-    printed = _run("photos.py", "--n-single", 4, "--n-number", 2, "--n-large", 1, "--conditions", "clean", "all",
-                   "all-but-pen", "--output", out, "--examples", figure)
+    printed = _run("photos.py", "--n-single", 4, "--n-number", 2, "--n-blank", 2, "--n-large", 1, "--conditions",
+                   "clean", "all", "all-but-pen", "note", "--output", out, "--examples", figure)
     result = json.loads(out.read_text())
-    assert set(result["conditions"]) == {"clean", "all", "all-but-pen"}
+    assert set(result["conditions"]) == {"clean", "all", "all-but-pen", "note"}
     clean = result["conditions"]["clean"]
-    assert clean["n_single"] == 4 and clean["n_number"] == 2
+    assert clean["n_single"] == 4 and clean["n_number"] == 2 and clean["n_blank"] == 2
+    assert clean["blank_no_digit_single"] == 1.0 and clean["single_refused"] == 0.0
     assert clean["single_accuracy"] == 1.0 and 0 < clean["preprocess_ms_median"] < 1000
     low, high = clean["single_ci95"]   # four out of four: still far from certain
     assert 0.4 < low < 0.6 and high == pytest.approx(1.0)
@@ -232,6 +233,23 @@ def test_all_at_once_can_leave_one_condition_out():
         assert max(make_photo(X, "all-but-lowres", np.random.default_rng(seed)).shape[:2]) >= 600
     with pytest.raises(SystemExit):   # the paper is ruled or squared in any case
         main(["--conditions", "all-but-ruled", "--output", "unused.json"])
+
+
+def test_scenes_of_every_surface_with_and_without_digits():
+    import cv2
+    from _scenes import KINDS, make_scene
+
+    _, X, _, _ = load_mnist(n_test=3, random_state=0)
+    for kind in KINDS:
+        for digits in (X, X[:1], X[:0]):
+            photo = make_scene(digits, kind, np.random.default_rng(0))
+            assert photo.dtype == np.uint8 and photo.shape == (675, 900, 3)
+    for seed in range(3):
+        # Touching digits touch: the largest dark mark holds nearly all of the ink of the three.
+        photo = make_scene(X, "touching", np.random.default_rng(seed))
+        ink = (cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY) < 128).astype(np.uint8)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        assert stats[1:, 4].max() > 0.95 * ink.sum()
 
 
 def test_wilson_interval():
