@@ -377,7 +377,7 @@ class FoundDigits:
         self.size = size
 
 
-def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, reject=True):
+def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None):
     """Find the handwritten digits in a picture, left to right, as MNIST-style images.
 
     Parameters
@@ -394,11 +394,6 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         decoded (decoding is bounded by ``MAX_PIXELS`` and
         ``MAX_DECODED_BYTES``), checked between its steps; None: no limit.
         A server sets one so that no picture holds a core for long.
-    reject : bool, default=True
-        Leave out the images that a small network trained for it takes for
-        no digit (the frame of a whiteboard, the boxes of an empty form, the
-        edge of a note; ``skdigits._rejector``); when none is left, the
-        picture holds no digit.
 
     Returns
     -------
@@ -447,14 +442,6 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         raise NoDigitError("no digit found: the ink is too faint")
     images = np.stack([patch_to_mnist(patches[k]) for k in keep])
     boxes = [boxes[k] for k in keep]
-    if reject:
-        from ._rejector import not_digits
-
-        digit = ~not_digits(images)
-        if not digit.any():
-            raise NoDigitError("no digit found: what was found does not look like a digit "
-                               "(a frame, a box, an edge?)")
-        images, boxes = images[digit], [box for box, d in zip(boxes, digit) if d]
     scale = ink.scale * factor
     boxes = [tuple(int(round(v * scale)) for v in box) for box in boxes]
     return FoundDigits(images, boxes, tuple(size))
