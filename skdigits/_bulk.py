@@ -13,6 +13,8 @@ __all__ = ["image_files", "read_many", "photo_records"]
 
 # The files a folder is searched for (by name; other files there are left alone).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+# Rows of an .npy array predicted in one call (the predictions of a row do not depend on the others).
+NPY_BATCH = 256
 # Inputs per task sent to a worker: few enough that an interrupted run waits
 # a fraction of a second for the tasks under way, enough to amortise the transfer.
 CHUNK = 4
@@ -90,39 +92,38 @@ def _records(path, model, what, show, skip):
             save_show(_show_path(show, path), path, reading.boxes, reading.images, reading.labels,
                       reading.probabilities)
         return [{"file": path, **reading.to_dict()}]
-    records = []
-    for name, image, found in _predict_inputs(path, getattr(model, "image_shape_", (28, 28)), skip):
-        proba = model.predict_proba(image)[0]
-        top = np.argsort(proba)[::-1][:3]
-        record = {"file": name, "label": _plain(model.classes_[top[0]]), "probability": float(proba[top[0]]),
-                  "top3": [{"label": _plain(model.classes_[i]), "probability": float(proba[i])} for i in top]}
-        if found is not None:
-            record["box"] = list(found.boxes[0])
-            if show:
-                from ._show import save_show
+    image_shape = getattr(model, "image_shape_", (28, 28))
+    if path.lower().endswith(".npy"):
+        array = npy_images(path, image_shape)
+        rows = [i for i in range(len(array)) if f"{path}[{i}]" not in skip]
+        records = []
+        for start in range(0, len(rows), NPY_BATCH):
+            chunk = rows[start:start + NPY_BATCH]
+            proba = model.predict_proba(np.asarray(array[chunk]))
+            records.extend(_prediction(f"{path}[{i}]", model.classes_, p) for i, p in zip(chunk, proba))
+        return records
+    from ._images import find_digits
 
-                save_show(_show_path(show, name), path, found.boxes, image, [record["label"]],
-                          [record["probability"]])
-        records.append(record)
-    return records
+    found = find_digits(path, single=True)
+    record = {**_prediction(path, model.classes_, model.predict_proba(found.images[:1])[0]),
+              "box": list(found.boxes[0])}
+    if show:
+        from ._show import save_show
+
+        save_show(_show_path(show, path), path, found.boxes, found.images[:1], [record["label"]],
+                  [record["probability"]])
+    return [record]
+
+
+def _prediction(name, classes, proba):
+    """The record of one image's prediction: its label, probability and top 3."""
+    top = np.argsort(proba)[::-1][:3]
+    return {"file": name, "label": _plain(classes[top[0]]), "probability": float(proba[top[0]]),
+            "top3": [{"label": _plain(classes[i]), "probability": float(proba[i])} for i in top]}
 
 
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _predict_inputs(path, image_shape, skip=()):
-    """(name, image, found) triples from an image file or an .npy array of images.
-
-    ``found`` holds the box found in a picture (None for .npy rows).
-    """
-    from ._images import find_digits
-    if path.lower().endswith(".npy"):
-        array = npy_images(path, image_shape)
-        names = (f"{path}[{i}]" for i in range(len(array)))
-        return ((name, np.asarray(array[i])[None], None) for i, name in enumerate(names) if name not in skip)
-    found = find_digits(path, single=True)
-    return [(path, found.images[:1], found)]
 
 
 def npy_images(path, image_shape):
