@@ -270,7 +270,7 @@ def _dask_client(address):
     except ImportError:
         raise CLIError("--dask needs Dask's distributed scheduler: pip install 'skdigits[dask]'") from None
     try:
-        return Client(address, timeout=10)
+        return Client(address)  # Dask's own connect timeout (30 s): a busy scheduler may take a while
     except (OSError, ValueError, TimeoutError) as exc:
         raise CLIError(f"--dask {address}: cannot reach a Dask scheduler there ({exc})") from None
 
