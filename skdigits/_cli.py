@@ -213,17 +213,12 @@ def _bulk_command(args, what):
                         failed += 1
                         _say(bar, f"skdigits: error: {record['error']}", sys.stderr)
                     if output is not None:
-                        output.write(record)
+                        _append(output, record, args.output)
                     elif args.json:
                         results.append((order[path], len(results), record))
                     elif "error" not in record:
                         _say(bar, _line(record, what), sys.stdout)
                 bar.update(1)
-        except OSError as exc:
-            if output is None:
-                raise
-            raise CLIError(f"{args.output}: cannot write a record ({exc.strerror or exc}); {output.written} are in "
-                           "it: make room, then run the same command with --resume") from None
         except KeyboardInterrupt:
             if output is not None:
                 print(f"skdigits: interrupted; {output.written} records are in {args.output}: the same command "
@@ -238,6 +233,15 @@ def _bulk_command(args, what):
         print(f"skdigits: {todo} inputs read in {seconds:.1f} s ({todo / max(seconds, 1e-9):.1f}/s), {failed} with "
               f"errors; {output.written} records in {args.output}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _append(output, record, name):
+    """One record into the JSON Lines file; a full disk (or any write error) ends the run, the records kept."""
+    try:
+        output.write(record)
+    except OSError as exc:
+        raise CLIError(f"{name}: cannot write a record ({exc.strerror or exc}); {output.written} are in it: "
+                       "make room, then run the same command with --resume") from None
 
 
 def _say(bar, line, file):
