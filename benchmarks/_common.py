@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: what machine and versions a result came from, and timers."""
+"""Shared by the benchmark scripts (and the tests): what machine and versions a result came from, timers, test pictures."""
 
 import datetime
 import io
@@ -6,10 +6,12 @@ import json
 import os
 import platform
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -107,6 +109,37 @@ def start_server(port, model=None, workers=1):
 
 # The web page's drawing pad, in pixels a side.
 PAD = 280
+
+
+def png_bytes(array, **options):
+    """The bytes of ``array`` saved as a PNG (``options`` go to Pillow's PNG writer)."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG", **options)
+    return buffer.getvalue()
+
+
+def dots(side, step, dot=2):
+    """White paper with a square dot every ``step`` pixels: one mark per dot (a picture made to be costly)."""
+    page = np.full((side, side), 255, np.uint8)
+    for y in range(2, side - dot, step):
+        for x in range(2, side - dot, step):
+            page[y:y + dot, x:x + dot] = 0
+    return page
+
+
+def text_chunk_bomb(inflated):
+    """A 50x50 PNG with a compressed text chunk after its header that inflates to ``inflated`` zero bytes."""
+    clean = png_bytes(np.full((50, 50), 200, np.uint8), optimize=True)
+    text = b"zTXt" + b"comment\x00\x00" + zlib.compress(bytes(inflated), 9)
+    chunk = struct.pack(">I", len(text) - 4) + text + struct.pack(">I", zlib.crc32(text))
+    return clean[:33] + chunk + clean[33:]  # after the signature and IHDR
+
+
+def sixteen_bit_png():
+    """A 7000x7000 16-bit grey PNG with one dark bar: 98 MB of samples in a few hundred kilobytes."""
+    page = np.full((7000, 7000), 50000, np.uint16)
+    page[3000:4000, 3400:3600] = 2000
+    return png_bytes(page, optimize=True)
 
 
 def pad_png(digit):

@@ -12,6 +12,7 @@ refusal.
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -21,14 +22,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import zlib
 
 import numpy as np
-from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, free_port, start_server, write_json  # noqa: E402
+from _common import (dots, environment, free_port, png_bytes, sixteen_bit_png, start_server,  # noqa: E402
+                     text_chunk_bomb, write_json)
 
 from skdigits import ImageError, ModelFileError, find_digits, load_model  # noqa: E402
 from skdigits._model_files import METADATA_KEY  # noqa: E402
@@ -37,44 +37,26 @@ PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
                           "pretrained.safetensors")
 
 
-def _png(array):
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def _dots(side, step, dot=2):
-    page = np.full((side, side), 255, np.uint8)
-    for y in range(2, side - dot, step):
-        for x in range(2, side - dot, step):
-            page[y:y + dot, x:x + dot] = 0
-    return page
-
-
-def sixteen_bit_png():
-    page = np.full((7000, 7000), 50000, np.uint16)
-    page[3000:4000, 3400:3600] = 2000
-    return _png(page)
+# Each picture saved as small as Pillow makes it: a small upload that costs much.
+png = functools.partial(png_bytes, optimize=True)
 
 
 def pictures():
     """(name, bytes) of each hostile picture."""
     rng = np.random.default_rng(0)
-    clean = _png(np.full((50, 50), 200, np.uint8))
-    text = b"zTXt" + b"comment\x00\x00" + zlib.compress(bytes(200_000_000), 9)
-    bomb = clean[:33] + struct.pack(">I", len(text) - 4) + text + struct.pack(">I", zlib.crc32(text)) + clean[33:]
+    bomb = text_chunk_bomb(200_000_000)
     palette = b"".join(bytes([i, i, i, 0]) for i in range(256))
     header = struct.pack("<IiiHHIIiiII", 40, 50, 50, 1, 8, 1, 3, 2835, 2835, 256, 0)
     offset = 14 + len(header) + len(palette)
     rle = b"BM" + struct.pack("<IHHI", offset + 3, 0, 0, offset) + header + palette + b"\x05\x10\x00"
     return [
-        ("dots every 5 pixels, 200x200", _png(_dots(200, 5))),
-        ("dots every 4 pixels, 1000x1000", _png(_dots(1000, 4))),
-        ("dots every 6 pixels, 2000x2000", _png(_dots(2000, 6, 3))),
-        ("binary noise, 1000x1000", _png(np.uint8(rng.random((1000, 1000)) > 0.5) * 255)),
-        ("salt and pepper, 1000x1000", _png(np.where(rng.random((1000, 1000)) > 0.97, 0, 255).astype(np.uint8))),
-        ("checkerboard, 1000x1000", _png(np.uint8(np.indices((1000, 1000)).sum(0) % 2 * 255))),
-        ("stripes, 1000x700", _png(np.tile(np.uint8(np.arange(1000) % 4 < 2) * 255, (700, 1)))),
+        ("dots every 5 pixels, 200x200", png(dots(200, 5))),
+        ("dots every 4 pixels, 1000x1000", png(dots(1000, 4))),
+        ("dots every 6 pixels, 2000x2000", png(dots(2000, 6, 3))),
+        ("binary noise, 1000x1000", png(np.uint8(rng.random((1000, 1000)) > 0.5) * 255)),
+        ("salt and pepper, 1000x1000", png(np.where(rng.random((1000, 1000)) > 0.97, 0, 255).astype(np.uint8))),
+        ("checkerboard, 1000x1000", png(np.uint8(np.indices((1000, 1000)).sum(0) % 2 * 255))),
+        ("stripes, 1000x700", png(np.tile(np.uint8(np.arange(1000) % 4 < 2) * 255, (700, 1)))),
         ("7000x7000 16-bit grey", sixteen_bit_png()),
         ("PNG text chunk of 200 MB", bomb),
         ("damaged run-length BMP", rle),

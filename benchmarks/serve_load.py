@@ -30,13 +30,13 @@ import sys
 import threading
 import time
 import urllib.request
-import zlib
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import PAD, environment, free_port, pad_png, start_server, write_json  # noqa: E402
+from _common import (PAD, environment, free_port, pad_png, png_bytes, sixteen_bit_png,  # noqa: E402
+                     start_server, text_chunk_bomb, write_json)
 
 from PIL import Image  # noqa: E402
 
@@ -62,30 +62,19 @@ def bad_requests(good_png):
     ]
 
 
-def _png_bytes(array):
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG", optimize=True)
-    return buffer.getvalue()
-
-
 def hostile_requests(mix):
     """(kind, raw HTTP request bytes, seconds between its pieces) of each hostile request in ``mix``."""
     dots = np.full((200, 200), 255, np.uint8)
     for y in range(2, 197, 5):
         for x in range(2, 197, 5):
             dots[y:y + 2, x:x + 2] = 0
-    bodies = {"dots": _png_bytes(dots)}
+    bodies = {"dots": png_bytes(dots, optimize=True)}
     if mix == "all":
         rng = np.random.default_rng(0)
-        bodies["checkerboard"] = _png_bytes(np.uint8(np.indices((1000, 1000)).sum(0) % 2 * 255))
-        bodies["noise"] = _png_bytes(np.uint8(rng.random((1000, 1000)) > 0.5) * 255)
-        sixteen = np.full((7000, 7000), 50000, np.uint16)
-        sixteen[3000:4000, 3400:3600] = 2000
-        bodies["7000x7000 16-bit"] = _png_bytes(sixteen)
-        clean = _png_bytes(np.full((50, 50), 200, np.uint8))
-        text = b"zTXt" + b"comment\x00\x00" + zlib.compress(bytes(200_000_000), 9)
-        chunk = len(text[4:]).to_bytes(4, "big") + text + zlib.crc32(text).to_bytes(4, "big")
-        bodies["text-chunk bomb"] = clean[:33] + chunk + clean[33:]
+        bodies["checkerboard"] = png_bytes(np.uint8(np.indices((1000, 1000)).sum(0) % 2 * 255), optimize=True)
+        bodies["noise"] = png_bytes(np.uint8(rng.random((1000, 1000)) > 0.5) * 255, optimize=True)
+        bodies["7000x7000 16-bit"] = sixteen_bit_png()
+        bodies["text-chunk bomb"] = text_chunk_bomb(200_000_000)
     requests = [(kind, b"POST /api/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
                  b"Content-Length: %d\r\n\r\n" % len(body) + body, 0.0) for kind, body in bodies.items()]
     if mix == "all":

@@ -1,4 +1,5 @@
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -8,6 +9,10 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from skdigits import CNNDigitClassifier, load_mnist  # noqa: E402
+
+# The pictures made to cost much are the benchmarks' own, shared with the tests from one place.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "benchmarks"))
+from _common import dots, png_bytes, text_chunk_bomb  # noqa: E402, F401 (imported by the tests from here)
 
 # Small, quick settings for the tests that need a trained model.
 FAST = dict(epochs=6, batch_size=64, random_state=0)
@@ -113,26 +118,6 @@ def live_server(pretrained):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-
-
-def png_bytes(array, **options):
-    """The bytes of ``array`` saved as a PNG (``options`` go to Pillow's PNG writer)."""
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG", **options)
-    return buffer.getvalue()
-
-
-def dots(side, step, dot=2):
-    """White paper with a square dot every ``step`` pixels: one mark per dot (a picture made to be costly)."""
-    page = np.full((side, side), 255, np.uint8)
-    for y in range(2, side - dot, step):
-        for x in range(2, side - dot, step):
-            page[y:y + dot, x:x + dot] = 0
-    return page
 
 
 def canvas_png(digit, side=280, margin=40, dark_ink=True):

@@ -4,12 +4,12 @@ import io
 import struct
 import time
 import tracemalloc
-import zlib
 
 import numpy as np
 import pytest
 from conftest import dots
 from conftest import png_bytes as png
+from conftest import text_chunk_bomb
 from PIL import Image
 
 from skdigits import ImageError, find_digits, read_image
@@ -109,14 +109,8 @@ def test_pictures_over_the_decoded_bytes_budget_are_refused_before_decoding(tmp_
         read_image(path)
 
 
-def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 def test_a_text_chunk_that_decompresses_to_megabytes_is_a_clean_error():
-    data = png(np.full((50, 50), 200, np.uint8))
-    text = _chunk(b"zTXt", b"comment\x00\x00" + zlib.compress(bytes(20_000_000), 9))
-    bomb = data[:33] + text + data[33:]  # after the signature and IHDR
+    bomb = text_chunk_bomb(20_000_000)
     assert len(bomb) < 30_000
     with pytest.raises(ImageError, match="uploaded data: a damaged image, or one that uses a feature") as info:
         find_digits(bomb)
