@@ -66,14 +66,19 @@ def _write(page, coverage, colour):
 
 
 def _coverage(digits, shape, height, boxes, rng, widen=0.0):
-    """The ink coverage of ``digits`` placed in ``boxes`` on a picture of ``shape``."""
-    cover = np.zeros(shape, np.float32)
-    for digit, (x, y) in zip(digits, boxes):
+    """The ink coverage of ``digits`` placed in ``boxes`` on a picture of ``shape``, and which digit is where.
+
+    The second array holds k + 1 where digit k's coverage is over a half, 0 elsewhere.
+    """
+    cover, which = np.zeros(shape, np.float32), np.zeros(shape, np.uint8)
+    for k, (digit, (x, y)) in enumerate(zip(digits, boxes)):
         size = int(height * rng.uniform(0.9, 1.05))
         glyph = _glyph(digit, size, widen)
         region = cover[y:y + size, x:x + size]
-        region[:] = np.maximum(region, glyph[:region.shape[0], :region.shape[1]])
-    return cover
+        glyph = glyph[:region.shape[0], :region.shape[1]]
+        region[:] = np.maximum(region, glyph)
+        which[y:y + size, x:x + size][glyph > 0.5] = k + 1
+    return cover, which
 
 
 def _touching(digits, shape, rng):
@@ -82,12 +87,13 @@ def _touching(digits, shape, rng):
     n = max(len(digits), 1)
     height = int(min(h * rng.uniform(0.28, 0.42), w * 0.9 / (0.75 * n + 0.5)))
     glyphs = [_glyph(d, height, rng.uniform(0.0, 0.05)) for d in digits]
-    cover = np.zeros(shape, np.float32)
+    cover, which = np.zeros(shape, np.float32), np.zeros(shape, np.uint8)
     y = int(h / 2 - height / 2)
     x = int(w * 0.08)
     for k, glyph in enumerate(glyphs):
         if k == 0:
             cover[y:y + height, x:x + height] = glyph
+            which[y:y + height, x:x + height][glyph > 0.5] = 1
             continue
         # Start clear of the ink so far, then move left a pixel at a time until the strokes meet.
         cols = np.flatnonzero((cover > 0.5).any(axis=0))
@@ -105,7 +111,8 @@ def _touching(digits, shape, rng):
         region = cover[y + dy:y + dy + height, x:x + height]
         if region.shape == glyph.shape:
             region[:] = np.maximum(region, glyph)
-    return cover
+            which[y + dy:y + dy + height, x:x + height][glyph > 0.5] = k + 1
+    return cover, which
 
 
 def _wood(shape, rng):
@@ -121,17 +128,27 @@ def _paper(shape, rng, tint=(238, 244, 248)):
     return np.asarray(tint, np.float64)[None, None, :] + _texture(shape, rng, 16, 3.0)[:, :, None]
 
 
-def make_scene(digits, kind, rng, *, long_side=900):
-    """A photo (BGR uint8) of ``digits`` (MNIST images, possibly none) written on a surface of ``kind``."""
+def make_scene(digits, kind, rng, *, long_side=900, truth=False):
+    """A photo (BGR uint8) of ``digits`` (MNIST images, possibly none) written on a surface of ``kind``.
+
+    With ``truth``, also where each digit lies: a uint8 array of the photo's
+    size holding k + 1 on digit k's ink, 0 elsewhere (what a learned stage is trained to find).
+    """
+    photo, which = _scene(digits, kind, rng, long_side)
+    return (photo, which) if truth else photo
+
+
+def _scene(digits, kind, rng, long_side):
     h, w = int(long_side * 0.75), long_side
     n = len(digits)
+    blank = np.zeros((h, w), np.float32), np.zeros((h, w), np.uint8)
     if kind == "note":
         return _note(digits, rng, h, w)
     if kind == "chalk":
         board = np.array([(40, 60, 35), (30, 30, 30), (50, 75, 45)][rng.integers(3)], np.float64)
         page = board[None, None, :] + _texture((h, w), rng, 40, 6.0)[:, :, None]
         height, boxes = _layout(n, rng, h, w)
-        cover = _coverage(digits, (h, w), height, boxes, rng, widen=rng.uniform(0.0, 0.04))
+        cover, which = _coverage(digits, (h, w), height, boxes, rng, widen=rng.uniform(0.0, 0.04))
         # Chalk leaves grains: the stroke is broken where the board shows through.
         cover *= np.clip(rng.uniform(0.55, 0.95) + _texture((h, w), rng, 2, 0.25), 0, 1)
         _write(page, cover, (rng.uniform(200, 235), rng.uniform(220, 240), rng.uniform(225, 245)))
@@ -141,7 +158,7 @@ def make_scene(digits, kind, rng, *, long_side=900):
             smear = np.zeros((h, w), np.float32)
             cv2.ellipse(smear, centre, axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
             _write(page, cv2.GaussianBlur(smear, (0, 0), 15) * rng.uniform(0.05, 0.15), (200, 210, 210))
-        return _finish(page, rng)
+        return _finish(page, rng), which
     page = _paper((h, w), rng)
     if kind == "whiteboard":
         page = np.full((h, w, 3), rng.uniform(225, 245)) + _texture((h, w), rng, 60, 4.0)[:, :, None]
@@ -154,12 +171,12 @@ def make_scene(digits, kind, rng, *, long_side=900):
     elif kind == "pencil":
         page = _paper((h, w), rng, (rng.uniform(230, 245), rng.uniform(236, 248), rng.uniform(238, 250)))
     if kind == "touching":
-        cover = _touching(digits, (h, w), rng) if n else np.zeros((h, w), np.float32)
+        cover, which = _touching(digits, (h, w), rng) if n else blank
     else:
         height, boxes = _form_boxes(page, rng, n) if kind == "boxes" else _layout(n, rng, h, w)
         widen = {"marker": rng.uniform(0.1, 0.18), "whiteboard": rng.uniform(0.06, 0.12),
                  "pencil": -0.0}.get(kind, rng.uniform(0.0, 0.04))
-        cover = _coverage(digits, (h, w), height, boxes, rng, widen) if n else np.zeros((h, w), np.float32)
+        cover, which = _coverage(digits, (h, w), height, boxes, rng, widen) if n else blank
     colour = (35, 35, 40)
     if kind == "pencil":
         cover *= np.clip(rng.uniform(0.45, 0.75) + _texture((h, w), rng, 2, 0.2), 0, 1)
@@ -169,7 +186,7 @@ def make_scene(digits, kind, rng, *, long_side=900):
     _write(page, cover, colour)
     if kind == "whiteboard":
         page = _glare_and_frame(page, rng)
-    return _finish(page, rng)
+    return _finish(page, rng), which
 
 
 def _form_boxes(page, rng, n):
@@ -232,8 +249,9 @@ def _note(digits, rng, h, w):
     note += _texture((side, side), rng, 20, 3.0)[:, :, None]
     n = len(digits)
     height, boxes = _layout(n, rng, side, side)
+    which = np.zeros((side, side), np.uint8)
     if n:
-        cover = _coverage(digits, (side, side), height, boxes, rng, rng.uniform(0.02, 0.08))
+        cover, which = _coverage(digits, (side, side), height, boxes, rng, rng.uniform(0.02, 0.08))
         _write(note, cover, MARKERS[rng.integers(2)])
     # Turn the note and lay it on the desk with a soft shadow below-right.
     angle = rng.uniform(-20, 20)
@@ -245,7 +263,8 @@ def _note(digits, rng, h, w):
     shadow = cv2.GaussianBlur(np.roll(mask, (int(side * 0.03), int(side * 0.03)), (0, 1)), (0, 0), side * 0.02)
     out = desk * (1 - 0.45 * shadow[:, :, None])
     out = out * (1 - mask[:, :, None]) + placed * mask[:, :, None]
-    return _finish(out, rng)
+    which = cv2.warpAffine(which, matrix, (w, h), flags=cv2.INTER_NEAREST)
+    return _finish(out, rng), which
 
 
 def _finish(page, rng):

@@ -133,10 +133,13 @@ def _specks(page, rng, scale):
 LARGE_REPEATS = 3
 
 
-def make_photo(digits, condition, rng, *, long_side=900):
-    """A photo (BGR uint8) of ``digits`` (MNIST test images, or none: a blank page) written left to right."""
+def make_photo(digits, condition, rng, *, long_side=900, truth=False):
+    """A photo (BGR uint8) of ``digits`` (MNIST test images, or none: a blank page) written left to right.
+
+    With ``truth``, also where each digit lies, as ``_scenes.make_scene`` gives it.
+    """
     if condition in SURFACES:
-        return make_scene(digits, condition, rng, long_side=long_side)
+        return make_scene(digits, condition, rng, long_side=long_side, truth=truth)
     conditions = {condition}
     if condition == "all" or condition in ALL_BUT:  # everything at once, on ruled or on squared paper
         conditions = set(CONDITIONS[1:-1]) - {("squared", "ruled")[rng.integers(2)]}
@@ -161,27 +164,33 @@ def make_photo(digits, condition, rng, *, long_side=900):
         pen = np.array(list(PENS.values())[rng.integers(len(PENS))], dtype=np.float64)
         width_change = rng.uniform(-0.05, 0.08)
     x = int((w - n * height - sum(gaps[:-1])) / 2)
-    for digit, gap in zip(digits, gaps):
+    which = np.zeros((h, w), np.uint8)
+    for k, (digit, gap) in enumerate(zip(digits, gaps)):
         size = int(height * rng.uniform(0.9, 1.1))
         y = int(h / 2 - size / 2 + rng.uniform(-0.08, 0.08) * height)
         alpha = _ink_alpha(digit, size, rng, width_change)[:, :, None] * rng.uniform(0.85, 1.0)
         region = page[y:y + size, x:x + size]
         region[:] = region * (1 - alpha) + pen * alpha
+        which[y:y + size, x:x + size][alpha[:, :, 0] > 0.5] = k + 1
         x += size + gap
     if "specks" in conditions:
         _specks(page, rng, scale=long_side / 600)
     if "shadow" in conditions:
         page = _shadow(page, rng)
     if "tilt" in conditions:
-        page, _ = _tilt(page, rng)
+        page, matrix = _tilt(page, rng)
+        which = cv2.warpPerspective(which, matrix, (w, h), flags=cv2.INTER_NEAREST)
     page = page + rng.normal(0, 2.5, page.shape)
     if "lowres" in conditions:
         factor = rng.uniform(25, 40) / (height if n > 1 else height * 0.7)
-        page = cv2.resize(page, (max(8, int(w * factor)), max(8, int(h * factor))), interpolation=cv2.INTER_AREA)
+        size = (max(8, int(w * factor)), max(8, int(h * factor)))
+        page = cv2.resize(page, size, interpolation=cv2.INTER_AREA)
+        which = cv2.resize(which, size, interpolation=cv2.INTER_NEAREST)
     image = np.uint8(np.clip(page, 0, 255))
     quality = int(rng.integers(40, 75)) if "jpeg" in conditions else 92
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    photo = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return (photo, which) if truth else photo
 
 
 def main(argv=None):

@@ -1,0 +1,242 @@
+"""Train the reader's learned stage, the finder (``skdigits._finder``), and write its record.
+
+Scenes are made from MNIST *training* digits only (the benchmarks read test
+digits): every condition of ``photos.py`` (notebook photos, and the surfaces of
+``_scenes.py``: pencil, marker, a note on a desk, whiteboard, chalk, touching
+digits, form boxes), the web page's 280x280 pad and raw MNIST images; 0 to 8
+digits each, a sixth of them blank. Each scene is read by the rules
+(``find_ink``) exactly as the reader reads a picture, and the finder learns,
+from the contrast map the rules made, which ink is a digit's (from where the
+generator put each digit) and where each digit's centre is.
+
+Writes ``skdigits/data/finder.safetensors`` (tensors only) and
+``finder.json``: command, revision, versions, machine, seed, data, fit
+seconds, and scores on scenes of a seed of their own.
+
+    python benchmarks/train_finder.py
+    python benchmarks/train_finder.py --scenes 300 --steps 50 --output /tmp/finder.safetensors   # quick check
+"""
+
+import argparse
+import io
+import multiprocessing
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import environment, pad_png, write_json  # noqa: E402
+from photos import CONDITIONS, SURFACES, make_photo  # noqa: E402
+
+from skdigits import load_mnist  # noqa: E402
+from skdigits._finder import finder_input  # noqa: E402
+from skdigits._images import _rgb_and_size, dark_ink  # noqa: E402
+from skdigits._ink import find_ink  # noqa: E402
+
+PACKAGE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data")
+SOURCES = CONDITIONS + SURFACES + ("pad", "mnist")
+# The surfaces the rules alone read worst come up twice as often.
+WEIGHTS = np.array([1.0] * len(CONDITIONS) + [1.0, 1.5, 2.0, 2.0, 1.0, 2.5, 2.5] + [1.0, 0.5])
+# Training crops, in grid pixels a side (the finder's input); the maps are half of it.
+CROP = 224
+VALIDATION_SEED = 1_000_003
+
+
+def scene(index, seed, digits, labels):
+    """One training example: (grid, ink target, centre target) at the finder's scale, uint8/float16."""
+    rng = np.random.default_rng([seed, index])
+    source = SOURCES[rng.choice(len(SOURCES), p=WEIGHTS / WEIGHTS.sum())]
+    n = 0 if rng.random() < 1 / 6 else (1 if rng.random() < 0.3 else int(rng.integers(2, 9)))
+    if source == "pad" or source == "mnist":
+        n = 0 if n == 0 else 1
+    chosen = digits[rng.integers(len(digits), size=n)]
+    if source == "pad":
+        picture = np.asarray(Image.open(io.BytesIO(pad_png(chosen[0] if n else np.zeros((28, 28), np.uint8)))))
+        big = cv2.resize(chosen[0], (200, 200), interpolation=cv2.INTER_CUBIC) if n else np.zeros((200, 200))
+        which = np.zeros(picture.shape[:2], np.uint8)
+        which[40:240, 40:240] = big > 127
+    elif source == "mnist":
+        picture = chosen[0] if n else np.zeros((28, 28), np.uint8)
+        which = (picture > 127).astype(np.uint8)
+    else:
+        photo, which = make_photo(chosen, source, rng, long_side=int(rng.choice([700, 900, 900, 1200])), truth=True)
+        picture = photo[:, :, ::-1]
+    rgb, _, _ = _rgb_and_size(picture)
+    ink = find_ink(rgb, light_ink=not dark_ink(rgb))
+    grid, size, scale = finder_input(ink.contrast, ink.level, ink.mask, jitter=float(np.exp(rng.uniform(-0.25, 0.25))))
+    height, width = ink.contrast.shape
+    which = cv2.resize(which, (width, height), interpolation=cv2.INTER_NEAREST)
+    half = ((size[0] + 1) // 2, (size[1] + 1) // 2)
+    on_ink = cv2.resize((which > 0).astype(np.float32), half, interpolation=cv2.INTER_AREA) > 0
+    zone = np.zeros((grid.shape[0] // 2, grid.shape[1] // 2), np.uint8)
+    zone[:half[1], :half[0]] = cv2.dilate(on_ink.astype(np.uint8), np.ones((3, 3), np.uint8))
+    heat = np.zeros(zone.shape, np.float32)
+    yy, xx = np.mgrid[0:heat.shape[0], 0:heat.shape[1]]
+    for k in range(1, int(which.max()) + 1):
+        rows, cols = np.nonzero(which == k)
+        if rows.size < 4:
+            continue
+        # The centre of the digit's box, in half-grid cells (cell c covers grid pixels 2c and 2c + 1).
+        cx = round(((cols.min() + cols.max() + 1) / 2 * scale - 1) / 2)
+        cy = round(((rows.min() + rows.max() + 1) / 2 * scale - 1) / 2)
+        sigma = max(0.8, 0.1 * (rows.max() - rows.min() + 1) * scale / 2)
+        heat = np.maximum(heat, np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma ** 2)))
+    return _crop(grid, zone, heat, rng), source, n
+
+
+def _crop(grid, zone, heat, rng):
+    """The example cut or padded to CROP x CROP grid pixels; a larger picture is cut where its digits are."""
+    out_grid = np.zeros((CROP, CROP), np.float16)
+    out_zone = np.zeros((CROP // 2, CROP // 2), np.uint8)
+    out_heat = np.zeros((CROP // 2, CROP // 2), np.float16)
+    h2, w2 = zone.shape
+    top = left = 0
+    if h2 > CROP // 2 or w2 > CROP // 2:
+        rows, cols = np.nonzero(heat > 0.5)
+        cy, cx = (rows.mean(), cols.mean()) if rows.size else (h2 / 2, w2 / 2)
+        top = int(np.clip(cy - CROP // 4 + rng.integers(-CROP // 8, CROP // 8 + 1), 0, max(0, h2 - CROP // 2)))
+        left = int(np.clip(cx - CROP // 4 + rng.integers(-CROP // 8, CROP // 8 + 1), 0, max(0, w2 - CROP // 2)))
+    part = zone[top:top + CROP // 2, left:left + CROP // 2]
+    out_zone[:part.shape[0], :part.shape[1]] = part
+    out_heat[:part.shape[0], :part.shape[1]] = heat[top:top + CROP // 2, left:left + CROP // 2]
+    g = grid[2 * top:2 * top + CROP, 2 * left:2 * left + CROP]
+    out_grid[:g.shape[0], :g.shape[1]] = g
+    return out_grid, out_zone, out_heat
+
+
+def _work(args):
+    index, seed = args
+    return scene(index, seed, _DIGITS, None)
+
+
+_DIGITS = None
+
+
+def _init(digits):
+    global _DIGITS
+    _DIGITS = digits
+    cv2.setNumThreads(1)
+
+
+def make_set(count, seed, digits, jobs):
+    """``count`` examples of seed ``seed``: arrays (grids, zones, heats), and the source and digit count of each."""
+    with multiprocessing.get_context("fork").Pool(jobs, initializer=_init, initargs=(digits,)) as pool:
+        results = pool.map(_work, [(i, seed) for i in range(count)], chunksize=16)
+    grids = np.stack([r[0][0] for r in results])
+    zones = np.stack([r[0][1] for r in results])
+    heats = np.stack([r[0][2] for r in results])
+    return grids, zones, heats, [r[1] for r in results], [r[2] for r in results]
+
+
+def losses():
+    """The training loss: cross-entropy of the ink map plus CenterNet's focal loss on the centre heatmap."""
+    from keras import ops
+
+    def loss(y_true, y_pred):
+        zone, heat = y_true[..., 0], y_true[..., 1]
+        logit_zone, logit_heat = y_pred[..., 0], y_pred[..., 1]
+        ink = ops.mean(ops.binary_crossentropy(zone, logit_zone, from_logits=True), axis=(1, 2))
+        p = ops.clip(ops.sigmoid(logit_heat), 1e-4, 1 - 1e-4)
+        peak = ops.cast(heat >= 0.999, "float32")
+        focal = -(peak * (1 - p) ** 2 * ops.log(p) + (1 - peak) * (1 - heat) ** 4 * p ** 2 * ops.log(1 - p))
+        count = ops.maximum(ops.sum(peak, axis=(1, 2)), 1.0)
+        return 10.0 * ink + ops.sum(focal, axis=(1, 2)) / count
+
+    return loss
+
+
+def scores(model, grids, zones, heats, sources, counts):
+    """What the finder gets right on examples: ink IoU, exact digit counts, blanks with no centre."""
+    from skdigits._finder import CENTRE_PROBABILITY, INK_PROBABILITY, PEAK_WINDOW
+
+    out = 1 / (1 + np.exp(-model.predict(grids[..., None].astype(np.float32), batch_size=32, verbose=0)))
+    inter = union = 0
+    right, blank_right, blanks, by_source = [], 0, 0, {}
+    for k in range(len(grids)):
+        zone, heat = out[k, ..., 0] >= INK_PROBABILITY, out[k, ..., 1]
+        inter += np.sum(zone & (zones[k] > 0))
+        union += np.sum(zone | (zones[k] > 0))
+        peaks = (heat >= cv2.dilate(heat, np.ones((PEAK_WINDOW, PEAK_WINDOW), np.uint8))) & (heat >= CENTRE_PROBABILITY)
+        truth = int(np.sum(heats[k] >= 0.999))
+        ok = int(peaks.sum()) == truth
+        right.append(ok)
+        by_source.setdefault(sources[k], []).append(ok)
+        if counts[k] == 0:
+            blanks += 1
+            blank_right += int(peaks.sum()) == 0
+    return {"ink_iou": float(inter / max(union, 1)), "digit_count_right": float(np.mean(right)),
+            "blank_no_centre": float(blank_right / max(blanks, 1)), "n": len(grids),
+            "digit_count_right_by_source": {s: float(np.mean(v)) for s, v in sorted(by_source.items())}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scenes", type=int, default=8000, help="training scenes")
+    parser.add_argument("--validation", type=int, default=600, help="scenes to score the finder on")
+    parser.add_argument("--steps", type=int, default=9000, help="training steps of --batch examples")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "finder.safetensors"),
+                        help="the finder's tensors; the record goes beside it, same name with .json")
+    args = parser.parse_args(argv)
+
+    provenance = environment()
+    X_train, _, _, _ = load_mnist()
+    start = time.perf_counter()
+    train = make_set(args.scenes, args.seed, X_train, args.jobs)
+    check = make_set(args.validation, VALIDATION_SEED + args.seed, X_train, args.jobs)
+    made = time.perf_counter() - start
+    print(f"{args.scenes} + {args.validation} scenes made in {made:.0f} s", flush=True)
+
+    import keras
+    from safetensors.numpy import save_file
+
+    from skdigits._finder_network import build_finder, finder_tensors
+    from skdigits._model_files import tensors_sha256
+    from skdigits._runtime import limit_tensorflow_threads
+
+    limit_tensorflow_threads()
+    keras.utils.set_random_seed(args.seed)
+    model = build_finder()
+    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate / 10, args.steps, warmup_steps=200,
+                                                      warmup_target=args.learning_rate)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=losses())
+    x = train[0][..., None]
+    y = np.stack([train[1].astype(np.float16), train[2]], axis=-1)
+    epochs = max(1, round(args.steps / (len(x) // args.batch)))
+    start = time.perf_counter()
+    history = model.fit(x, y, batch_size=args.batch, epochs=epochs, shuffle=True, verbose=2)
+    fit_seconds = time.perf_counter() - start
+    result = scores(model, *check)
+    print(result, flush=True)
+
+    tensors = finder_tensors(model)
+    checksum = tensors_sha256(tensors)
+    save_file(tensors, args.output, metadata={"skdigits": "finder"})
+    record = {
+        **provenance,
+        "seed": args.seed,
+        "data": {"train_scenes": args.scenes, "validation_scenes": args.validation,
+                 "digits": "MNIST training images", "sources": list(SOURCES),
+                 "source_weights": (WEIGHTS / WEIGHTS.sum()).round(4).tolist(), "crop": CROP,
+                 "seconds_to_make": round(made, 1)},
+        "training": {"steps": epochs * -(-len(x) // args.batch), "epochs": epochs, "batch": args.batch,
+                     "learning_rate": args.learning_rate, "fit_seconds": round(fit_seconds, 1),
+                     "final_loss": float(history.history["loss"][-1])},
+        "validation": result,
+        "parameters": int(model.count_params()),
+        "tensors_sha256": checksum,
+    }
+    write_json(os.path.splitext(args.output)[0] + ".json", record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

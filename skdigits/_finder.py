@@ -1,0 +1,326 @@
+"""The reader's learned stage: which ink belongs to a digit, and where each digit is.
+
+The rules of ``skdigits._ink`` find the ink: everything darker than the paper
+that is not a ruling. What that ink *is* they cannot always tell: the box of a
+form, a board's frame, a note's edge or two digits that touch. A small fully
+convolutional network, the *finder*, looks at the contrast map the rules made
+and answers per pixel, CenterNet-style, at half its input's resolution:
+
+- channel 0, the probability that the ink there belongs to a digit;
+- channel 1, a heatmap that peaks at the centre of each digit.
+
+Its input is the contrast map scaled so that strokes are ``TARGET_STROKE``
+pixels wide, which brings digits of any size to about 25-35 pixels high. The
+reader then keeps only the digits' ink, cuts ink that holds two centres
+between them (touching digits), and drops every group of ink with no centre in
+it; a picture with no centre at all holds "no digit".
+
+The network is written as an ONNX graph by :func:`finder_onnx` from the
+tensors in ``data/finder.safetensors`` (only tensors are read from the file)
+and run by ONNX Runtime; ``skdigits._finder_network`` builds the same network
+with Keras for training (``benchmarks/train_finder.py``).
+"""
+
+import functools
+import json
+import os
+
+import cv2
+import numpy as np
+
+from . import _onnx_proto as proto
+from ._ink import stroke_width
+
+__all__ = ["Located", "locate", "finder_input", "finder_onnx", "expected_shapes", "split_at_centres"]
+
+# Convolutions of the network, in order: (name, filters, dilation). "stem" runs
+# at the input's resolution, "downN*" at 1 / 2**N of it, each level after a
+# pooling by 2; the decoder's (name, filters, dilation, skip) come back up a
+# level at a time, the encoder's features at that level joined on. Its field
+# of view, about 200 pixels, holds a digit and its neighbours, or a box of a form.
+ENCODER = (("stem", 8, 1), ("down1a", 16, 1), ("down1b", 16, 1), ("down2a", 32, 1), ("down2b", 32, 1),
+           ("down3a", 48, 2), ("down3b", 48, 2), ("down4a", 64, 1), ("down4b", 64, 1))
+DECODER = (("up3", 48, 1, "down3b"), ("up2", 32, 1, "down2b"), ("up1", 16, 1, "down1b"))
+OUTPUTS = 2
+BN_EPSILON = 1e-3
+# The input's sides are padded to a multiple of this (four poolings by 2).
+MULTIPLE = 16
+# Strokes are scaled to about this many pixels wide ...
+TARGET_STROKE = 3.0
+# ... within these bounds of the input's long side (never enlarged past the working size).
+MIN_SIDE, MAX_SIDE = 96, 384
+# Contrast is given relative to the pen's, capped (a dark blot is no more ink than a stroke).
+MAX_CONTRAST = 1.5
+# A digit's ink: channel 0 at least this.
+INK_PROBABILITY = 0.5
+# A digit's centre: a peak of channel 1 at least this high, the highest within
+# PEAK_WINDOW cells (the centres of two touching digits lie further apart).
+CENTRE_PROBABILITY = 0.4
+PEAK_WINDOW = 5
+
+FILE = "finder.safetensors"
+RECORD = "finder.json"
+
+
+def expected_shapes():
+    """The finder's tensors by name and shape (Keras layout), as ``skdigits._finder_network`` builds them."""
+    shapes, channels = {}, 1
+    skips = {}
+    for name, filters, _ in ENCODER:
+        shapes.update(_conv_shapes(name, channels, filters))
+        channels = skips[name] = filters
+    for name, filters, _, skip in DECODER:
+        shapes.update(_conv_shapes(name, channels + skips[skip], filters))
+        channels = filters
+    shapes["head/kernel"] = (1, 1, channels, OUTPUTS)
+    shapes["head/bias"] = (OUTPUTS,)
+    return shapes
+
+
+def _conv_shapes(name, channels, filters):
+    return {f"{name}/kernel": (3, 3, channels, filters), **{f"{name}_bn/{v}": (filters,) for v in
+                                                              ("gamma", "beta", "moving_mean", "moving_variance")}}
+
+
+def finder_input(contrast, level, mask, *, jitter=1.0):
+    """The finder's input: the contrast map relative to the pen's, scaled to strokes of ``TARGET_STROKE`` pixels.
+
+    Parameters
+    ----------
+    contrast : ndarray (h, w)
+        The contrast map at working size (``Ink.contrast``).
+    level : float
+        The pen's contrast (``Ink.level``).
+    mask : ndarray of bool (h, w)
+        The ink the rules found (its stroke width sets the scale).
+    jitter : float, default=1.0
+        A factor on the scale (training varies it, so that the finder does
+        not depend on the stroke width being measured exactly).
+
+    Returns
+    -------
+    grid : ndarray of float32 (H, W)
+        Padded with zeros at the bottom and right to multiples of ``MULTIPLE``.
+    size : (int, int)
+        The scaled picture's (width, height) within ``grid``.
+    scale : float
+        Grid pixels per working pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> con = np.zeros((300, 400), np.float32); con[100:200, 150:162] = 0.8
+    >>> grid, size, scale = finder_input(con, 0.8, con > 0.4)     # a stroke 12 pixels wide
+    >>> grid.shape, size, round(12 * scale, 1)                    # comes out about 3 wide
+    ((96, 112), (110, 82), 3.3)
+    """
+    height, width = contrast.shape
+    stroke = stroke_width(mask) if mask.any() else TARGET_STROKE
+    scale = jitter * TARGET_STROKE / max(stroke, 1e-6)
+    side = min(max(max(height, width) * scale, MIN_SIDE), MAX_SIDE, max(height, width))
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    values = np.clip(contrast / max(level, 1e-6), 0, MAX_CONTRAST).astype(np.float32)
+    small = cv2.resize(values, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    grid = np.zeros((-(-size[1] // MULTIPLE) * MULTIPLE, -(-size[0] // MULTIPLE) * MULTIPLE), np.float32)
+    grid[:size[1], :size[0]] = small
+    return grid, size, scale
+
+
+def finder_onnx(tensors):
+    """The finder as a serialised ONNX model, its weights ``tensors`` (Keras names and layout).
+
+    Input ``grid`` (1, 1, H, W) float32, H and W multiples of ``MULTIPLE``; output
+    ``maps`` (1, 2, H / 2, W / 2): the digit-ink probability and the centre heatmap.
+    Batch normalisation is folded into each convolution's weights.
+    """
+    nodes, weights = [], []
+
+    def constant(name, value, dtype=np.float32):
+        weights.append(proto.tensor(name, np.asarray(value, dtype=dtype)))
+        return name
+
+    def node(op, inputs, name, **attributes):
+        nodes.append(proto.node(op, inputs, [name], name, **attributes))
+        return name
+
+    def conv(x, name, dilation):
+        kernel = tensors[f"{name}/kernel"]
+        gamma, beta, mean, var = (tensors[f"{name}_bn/{v}"] for v in ("gamma", "beta", "moving_mean",
+                                                                      "moving_variance"))
+        factor = gamma / np.sqrt(var + BN_EPSILON)
+        w = (kernel * factor).transpose(3, 2, 0, 1)  # (h, w, in, out) -> (out, in, h, w)
+        b = beta - mean * factor
+        x = node("Conv", [x, constant(f"{name}_w", w), constant(f"{name}_b", b)], name,
+                 pads=[dilation] * 4, dilations=[dilation, dilation])
+        return node("Relu", [x], f"{name}_relu")
+
+    def pool(x, name):
+        return node("MaxPool", [x], name, kernel_shape=[2, 2], strides=[2, 2])
+
+    def up(x, name):
+        return node("Resize", [x, "", constant(f"{name}_scales", [1, 1, 2, 2])], name, mode="nearest",
+                    coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+    x, skips = "grid", {}
+    for name, _, dilation in ENCODER:
+        if name.endswith("a"):
+            x = pool(x, f"pool_{name}")
+        x = skips[name] = conv(x, name, dilation)
+    for name, _, dilation, skip in DECODER:
+        x = node("Concat", [up(x, f"up_{name}"), skips[skip]], f"join_{name}", axis=1)
+        x = conv(x, name, dilation)
+    head = tensors["head/kernel"].transpose(3, 2, 0, 1)
+    x = node("Conv", [x, constant("head_w", head), constant("head_b", tensors["head/bias"])], "head")
+    nodes.append(proto.node("Sigmoid", [x], ["maps"], "maps"))
+    return proto.model(nodes, "skdigits_finder", [proto.value_info("grid", proto.FLOAT, [1, 1, "h", "w"])],
+                       [proto.value_info("maps", proto.FLOAT, [1, OUTPUTS, "h2", "w2"])], weights,
+                       opset=18, ir_version=8, producer="skdigits")
+
+
+class Located:
+    """What the finder found in a picture, at working size.
+
+    Attributes
+    ----------
+    zone : ndarray of bool (h, w)
+        Where ink belongs to a digit.
+    centres : ndarray of float (n, 2)
+        Each digit's centre (x, y), left to right.
+    scores : ndarray of float (n,)
+        The heatmap's peak at each centre.
+    """
+
+    def __init__(self, zone, centres, scores):
+        self.zone, self.centres, self.scores = zone, centres, scores
+
+
+class Finder:
+    """The finder network run by ONNX Runtime (see :func:`locate`)."""
+
+    def __init__(self, tensors):
+        self.onnx_model_ = finder_onnx(tensors)
+        self._session = None
+
+    @property
+    def session(self):
+        if self._session is None:
+            import onnxruntime
+
+            from ._threads import thread_limit
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = thread_limit() or 1
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(self.onnx_model_, options,
+                                                         providers=["CPUExecutionProvider"])
+        return self._session
+
+    def maps(self, grid):
+        """The network's two maps (2, H / 2, W / 2) of an input ``grid`` (H, W)."""
+        return self.session.run(["maps"], {"grid": grid[None, None]})[0][0]
+
+    def locate(self, contrast, level, mask):
+        grid, size, scale = finder_input(contrast, level, mask)
+        ink, heat = self.maps(grid)
+        return located(ink, heat, size, scale, contrast.shape)
+
+
+def located(ink, heat, size, scale, shape):
+    """A :class:`Located` at working ``shape`` from the finder's maps of a picture scaled by ``scale`` to ``size``."""
+    half = ((size[1] + 1) // 2, (size[0] + 1) // 2)
+    ink, heat = ink[:half[0], :half[1]], heat[:half[0], :half[1]]
+    height, width = shape
+    zone = cv2.resize(ink, (width, height), interpolation=cv2.INTER_LINEAR) >= INK_PROBABILITY
+    peaks = (heat >= cv2.dilate(heat, np.ones((PEAK_WINDOW, PEAK_WINDOW), np.uint8))) & (heat >= CENTRE_PROBABILITY)
+    rows, cols = np.nonzero(peaks)
+    order = np.argsort(cols, kind="stable")
+    # Cell (r, c) covers grid pixels 2r..2r+1: its centre is grid pixel 2r + 1, or (2r + 1) / scale in the picture.
+    centres = np.stack([(2 * cols[order] + 1) / scale, (2 * rows[order] + 1) / scale], axis=1) if rows.size \
+        else np.zeros((0, 2))
+    return Located(zone, centres, heat[rows[order], cols[order]])
+
+
+def split_at_centres(mask, centres):
+    """``mask`` with each mark that holds two or more ``centres`` cut between them.
+
+    A mark's pixels go to their nearest centre; those that border another
+    centre's pixels are removed, which leaves one mark per centre.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask = np.zeros((20, 40), bool); mask[5:15, 5:35] = True    # two digits run together
+    >>> import cv2
+    >>> cv2.connectedComponents(split_at_centres(mask, np.array([[12., 10.], [28., 10.]])).astype(np.uint8))[0] - 1
+    2
+    """
+    if len(centres) < 2:
+        return mask
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    out = mask.copy()
+    for mark in range(1, count):
+        x, y, w, h = stats[mark, :4]
+        inside = centres[(centres[:, 0] >= x) & (centres[:, 0] < x + w) & (centres[:, 1] >= y) & (centres[:, 1] < y + h)]
+        if len(inside) < 2:
+            continue
+        yy, xx = np.mgrid[y:y + h, x:x + w]
+        nearest = np.argmin((xx[None] - inside[:, 0, None, None]) ** 2 + (yy[None] - inside[:, 1, None, None]) ** 2,
+                            axis=0)
+        border = np.zeros((h, w), bool)
+        border[:, 1:] |= nearest[:, 1:] != nearest[:, :-1]
+        border[:, :-1] |= nearest[:, 1:] != nearest[:, :-1]
+        border[1:] |= nearest[1:] != nearest[:-1]
+        border[:-1] |= nearest[1:] != nearest[:-1]
+        out[y:y + h, x:x + w] &= ~(border & (labels[y:y + h, x:x + w] == mark))
+    return out
+
+
+def locate(contrast, level, mask):
+    """Run the shipped finder on a picture's contrast map: a :class:`Located`, or None if no finder ships."""
+    finder = load_finder()
+    return None if finder is None else finder.locate(contrast, level, mask)
+
+
+def finder_path():
+    return os.path.join(os.path.dirname(__file__), "data", FILE)
+
+
+def finder_record():
+    """The record of how the shipped finder was trained (command, revision, seed, data, fit time, scores)."""
+    with open(os.path.join(os.path.dirname(__file__), "data", RECORD)) as fh:
+        return json.load(fh)
+
+
+@functools.lru_cache(maxsize=1)
+def load_finder():
+    """The shipped finder, its tensors checked against ``expected_shapes`` and the record's SHA-256; None if absent."""
+    path = finder_path()
+    if not os.path.exists(path):
+        return None
+    return Finder(read_finder_tensors(path, finder_record()["tensors_sha256"]))
+
+
+def read_finder_tensors(path, checksum):
+    """A finder file's tensors: names, shapes, dtype, finiteness and SHA-256 checked; only tensors are read."""
+    from safetensors import SafetensorError, safe_open
+
+    from ._model_files import ModelFileError, tensors_sha256
+
+    expected = expected_shapes()
+    try:
+        with safe_open(path, framework="numpy") as file:
+            if set(file.keys()) != set(expected):
+                raise ModelFileError(f"{path}: its tensors {sorted(file.keys())} are not the finder's")
+            for name, shape in expected.items():
+                if tuple(file.get_slice(name).get_shape()) != shape:
+                    raise ModelFileError(f"{path}: tensor {name} has the wrong shape (needs {list(shape)})")
+            tensors = {name: file.get_tensor(name) for name in expected}
+    except SafetensorError as exc:
+        raise ModelFileError(f"{path}: damaged or truncated safetensors data ({exc})") from None
+    for name, tensor in tensors.items():
+        if tensor.dtype != np.float32 or not np.all(np.isfinite(tensor)):
+            raise ModelFileError(f"{path}: tensor {name} is not finite float32")
+    if tensors_sha256(tensors) != checksum:
+        raise ModelFileError(f"{path}: its weights do not match the SHA-256 of its record: damaged or altered")
+    return tensors
