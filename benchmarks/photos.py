@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, write_json  # noqa: E402
+from _common import environment, pad_png, write_json  # noqa: E402
 from _scenes import KINDS as SURFACES  # noqa: E402
 from _scenes import make_scene  # noqa: E402
 
@@ -207,6 +207,9 @@ def main(argv=None):
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS + SURFACES),
                         choices=CONDITIONS + ALL_BUT + SURFACES)
     parser.add_argument("--examples", metavar="PNG", help="also draw a figure of successes and failures")
+    parser.add_argument("--rules-only", action="store_true",
+                        help="read without the learned finder (learned=False), as skdigits did before it")
+    parser.add_argument("--n-pad", type=int, default=200, help="280x280 pad drawings to time")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
 
@@ -214,13 +217,14 @@ def main(argv=None):
     _, X_test, _, y_test = load_mnist()
     model = load_pretrained() if args.model is None else load_model(args.model)
     rng = np.random.default_rng(args.seed)
+    learned = not args.rules_only
     results, examples = {}, []
     for condition in args.conditions:
         singles, numbers, seconds, refused_single, refused_number = [], [], [], [], []
         for _ in range(args.n_single):
             i = int(rng.integers(len(y_test)))
             photo = make_photo([X_test[i]], condition, rng)
-            label, spent = read_single(photo, model)
+            label, spent = read_single(photo, model, learned)
             if spent is not None:
                 seconds.append(spent)
             singles.append(label == int(y_test[i]))
@@ -231,7 +235,7 @@ def main(argv=None):
             idx = rng.integers(len(y_test), size=n)
             photo = make_photo(X_test[idx], condition, rng)
             truth = "".join(str(v) for v in y_test[idx])
-            text = read_number(photo, model)
+            text = read_number(photo, model, learned)
             numbers.append(text == truth)
             refused_number.append(text == "")
             examples.append((condition, _thumbnail(photo), truth, text))
@@ -239,7 +243,7 @@ def main(argv=None):
         blank_rng, blanks = np.random.default_rng([args.seed, len(results)]), []
         for _ in range(args.n_blank):
             photo = make_photo([], condition, blank_rng)
-            blanks.append((read_single(photo, model)[0] is None, read_number(photo, model) == ""))
+            blanks.append((read_single(photo, model, learned)[0] is None, read_number(photo, model, learned) == ""))
         results[condition] = {
             "single_accuracy": float(np.mean(singles)) if singles else None,
             "single_refused": float(np.mean(refused_single)) if refused_single else None,
@@ -273,55 +277,71 @@ def main(argv=None):
             # Each file is read LARGE_REPEATS times and its median kept: timed once
             # each, at the end of a run, ten files measured 113 ms (median) where
             # the same files read again in a fresh process took 70 ms.
-            runs = []
-            for _ in range(LARGE_REPEATS):
-                start = time.perf_counter()
-                try:
-                    find_digits(path)
-                except ImageError:
-                    pass
-                runs.append(time.perf_counter() - start)
-            large.append(float(np.median(runs)))
+            large.append([_median_read(path, LARGE_REPEATS, learned=flag) for flag in (True, False)])
+    # The web page's pad: one digit drawn on 280x280 pixels, sent as a PNG, read as `skdigits predict` reads it.
+    pads = [pad_png(X_test[int(rng.integers(len(y_test)))]) for _ in range(args.n_pad)]
+    pad = [[_median_read(data, 1, learned=flag, single=True) for flag in (True, False)] for data in pads]
     payload = {
         **provenance,
         "seed": args.seed,
         "model": "skdigits.load_pretrained()" if args.model is None else os.path.basename(args.model),
         "conditions": results,
-        "large_jpeg": {
-            "megapixels": 12.0,
-            "n": len(large),
-            "repeats": LARGE_REPEATS,
-            "preprocess_ms_median": 1000 * float(np.median(large)) if large else None,
-            "preprocess_ms_max": 1000 * float(np.max(large)) if large else None,
-        },
+        "learned": learned,
+        # Both timed in this one run, one after the other on each picture: with the finder and with the rules alone.
+        "large_jpeg": {"megapixels": 12.0, "n": len(large), "repeats": LARGE_REPEATS, **_times(large)},
+        "pad_drawing": {"side": 280, "n": len(pad), **_times(pad)},
     }
-    if large:
-        print(f"12-megapixel JPEG: {payload['large_jpeg']['preprocess_ms_median']:.1f} ms median, "
-              f"{payload['large_jpeg']['preprocess_ms_max']:.1f} ms max (decoding included)")
+    for name, what in (("large_jpeg", "12-megapixel JPEG (decoding included)"), ("pad_drawing", "280x280 pad PNG")):
+        row = payload[name]
+        if row["n"]:
+            print(f"{what}: {row['preprocess_ms_median']:.1f} ms median with the finder, "
+                  f"{row['rules_only_ms_median']:.1f} ms with the rules alone")
     write_json(args.output, payload)
     if args.examples:
         _draw_examples(args.examples, examples, rng)
     return 0
 
 
-def read_single(photo, model):
+def _median_read(source, repeats, **options):
+    """Median seconds of ``repeats`` reads of a picture (``find_digits``; a "no digit" answer counts as read)."""
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        try:
+            find_digits(source, **options)
+        except ImageError:
+            pass
+        runs.append(time.perf_counter() - start)
+    return float(np.median(runs))
+
+
+def _times(pairs):
+    """Median and maximum milliseconds, with the finder and with the rules alone, of (learned, rules) pairs."""
+    if not pairs:
+        return {"preprocess_ms_median": None}
+    ms = 1000 * np.asarray(pairs)
+    return {"preprocess_ms_median": float(np.median(ms[:, 0])), "preprocess_ms_max": float(ms[:, 0].max()),
+            "rules_only_ms_median": float(np.median(ms[:, 1])), "rules_only_ms_max": float(ms[:, 1].max())}
+
+
+def read_single(photo, model, learned=True):
     """What ``skdigits predict`` reads in a photo (BGR) of one digit.
 
     Returns (label, seconds of preprocessing), or (None, None) when no digit is found.
     """
     start = time.perf_counter()
     try:
-        image = to_mnist(photo[:, :, ::-1])
+        image = to_mnist(photo[:, :, ::-1], learned=learned)
     except ImageError:
         return None, None
     spent = time.perf_counter() - start
     return int(model.predict(image[None])[0]), spent
 
 
-def read_number(photo, model):
+def read_number(photo, model, learned=True):
     """The text ``read_digits`` reads in a photo (BGR) of a number; "" when it finds no digit."""
     try:
-        return read_digits(photo[:, :, ::-1], model).text
+        return read_digits(photo[:, :, ::-1], model, learned=learned).text
     except ImageError:
         return ""
 

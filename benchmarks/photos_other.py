@@ -173,8 +173,10 @@ def main(argv=None):
     parser.add_argument("--n-number", type=int, default=300, help="photos of numbers of 1 to 8 digits")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", help="a model file to read with (default: the pretrained model)")
+    parser.add_argument("--rules-only", action="store_true", help="read without the learned finder")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
+    learned = not args.rules_only
 
     provenance = environment()
     _, X_test, _, y_test = load_mnist()
@@ -184,7 +186,7 @@ def main(argv=None):
     for _ in range(args.n_single):
         i = int(rng.integers(len(y_test)))
         photo, kind = make_photo(X_test[i:i + 1], rng)
-        label, spent = read_single(photo, model)
+        label, spent = read_single(photo, model, learned)
         if spent is not None:
             seconds.append(spent)
         singles.append((kind, label == int(y_test[i])))
@@ -192,7 +194,7 @@ def main(argv=None):
         idx = rng.integers(len(y_test), size=int(rng.integers(1, 9)))
         photo, kind = make_photo(X_test[idx], rng)
         start = time.perf_counter()
-        text = read_number(photo, model)
+        text = read_number(photo, model, learned)
         seconds.append(time.perf_counter() - start)
         numbers.append((kind, text == "".join(str(v) for v in y_test[idx])))
     results = {"single": _rates([ok for _, ok in singles]), "number": _rates([ok for _, ok in numbers]),
@@ -210,7 +212,7 @@ def main(argv=None):
                  if rows[name]["n"]]
         if shown:
             print(f"{kind:>7}: " + "  ".join(shown))
-    write_json(args.output, {**provenance, "seed": args.seed,
+    write_json(args.output, {**provenance, "seed": args.seed, "learned": learned,
                              "model": "skdigits.load_pretrained()" if args.model is None else os.path.basename(args.model),
                              "results": results})
     return 0

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ._finder import locate, split_at_centres
 from ._ink import (WORK_SIDE, digit_groups, digit_patch, edge_digits, faint_digits, find_ink, group_box,
                    join_broken, long_lines, the_row, thin_ends)
 
@@ -312,7 +313,7 @@ def dark_ink(rgb, invert="auto"):
     return bool(np.percentile(middle, 15) >= DARK_GROUND)
 
 
-def to_mnist(image, *, invert="auto", min_contrast=0.15):
+def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=True):
     """Turn a picture of one handwritten digit into a 28x28 MNIST-style image.
 
     The pen strokes are found first (see ``skdigits._ink``: paper and
@@ -334,6 +335,9 @@ def to_mnist(image, *, invert="auto", min_contrast=0.15):
     min_contrast : float, default=0.15
         The ink must stand out from the paper by at least this fraction of the
         paper's brightness; below it the picture is taken as blank.
+    learned : bool, default=True
+        Whether the learned finder tells digits from other marks (see
+        :func:`find_digits`); False: the rules alone.
 
     Returns
     -------
@@ -355,7 +359,7 @@ def to_mnist(image, *, invert="auto", min_contrast=0.15):
     >>> digit.shape, digit.dtype, digit[14, 14] > 200, digit[0, 0]
     ((28, 28), dtype('uint8'), np.True_, np.uint8(0))
     """
-    return find_digits(image, invert=invert, min_contrast=min_contrast, single=True).images[0]
+    return find_digits(image, invert=invert, min_contrast=min_contrast, single=True, learned=learned).images[0]
 
 
 class FoundDigits:
@@ -377,8 +381,12 @@ class FoundDigits:
         self.size = size
 
 
-def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None):
+def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, learned=True):
     """Find the handwritten digits in a picture, left to right, as MNIST-style images.
+
+    The ink is found by rules (``skdigits._ink``); a small network, the
+    finder (``skdigits._finder``), then keeps the ink that belongs to digits,
+    cuts digits that touch apart, and finds where no digit is.
 
     Parameters
     ----------
@@ -394,6 +402,9 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         decoded (decoding is bounded by ``MAX_PIXELS`` and
         ``MAX_DECODED_BYTES``), checked between its steps; None: no limit.
         A server sets one so that no picture holds a core for long.
+    learned : bool, default=True
+        Whether the finder is used; False reads with the rules alone, as
+        skdigits did before it (kept for comparison, see ``benchmarks/photos.py``).
 
     Returns
     -------
@@ -402,7 +413,9 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
     Raises
     ------
     ImageError
-        If the picture holds no ink or no digit.
+        If the picture cannot be read.
+    NoDigitError
+        If it holds no ink, or nothing the finder takes for a digit.
     ImageTooComplexError
         If it holds more than ``MAX_MARKS`` separate marks or ``MAX_DIGITS``
         digits (noise, a texture, a pattern), or its reading went over
@@ -422,13 +435,25 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
     if not ink.mask.any():
         raise NoDigitError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
     _check_mark_count(ink.mask)
-    labels, stats, groups, boxes = _digits(ink, factor, single)
+    found = locate(ink.contrast, ink.level, ink.mask) if learned else None
+    if found is not None:
+        deadline.check("finding where its digits are")
+        if not len(found.centres):
+            raise NoDigitError("no digit found: the marks in the picture do not look like digits "
+                               "(a frame, a box, an edge, a texture?)")
+        ink.mask = split_at_centres(ink.mask & found.zone, found.centres)
+        if not ink.mask.any():
+            raise NoDigitError("no digit found: no ink lies where the digits seem to be")
+    centres = None if found is None else found.centres
+    labels, stats, groups, boxes = _digits(ink, factor, single, centres)
     _check_digit_count(len(groups))
     if not single:
         extra = faint_digits(ink, labels, groups, boxes)
+        if found is not None:
+            extra &= found.zone
         if extra.any():
             ink.mask = ink.mask | extra
-            labels, stats, groups, boxes = _digits(ink, factor, single)
+            labels, stats, groups, boxes = _digits(ink, factor, single, centres)
             _check_digit_count(len(groups))
     deadline.check("grouping its marks into digits")
     # A group can hold no ink of its own: pixels joined across an erased ruling, with
@@ -466,8 +491,11 @@ def _check_digit_count(count):
             "crop the picture around the number")
 
 
-def _digits(ink, factor, single):
-    """The ink grouped into digits: (labels, stats, groups, boxes in working pixels)."""
+def _digits(ink, factor, single, centres=None):
+    """The ink grouped into digits: (labels, stats, groups, boxes in working pixels).
+
+    With the finder's ``centres``, a group with no centre in or near its box is not a digit.
+    """
     labels, stats, groups = digit_groups(ink.mask)
     if not single:
         groups = edge_digits(labels, stats, join_broken(stats, groups), ink.mask.shape)
@@ -475,9 +503,12 @@ def _digits(ink, factor, single):
     # Nothing can be read in a mark a few pixels high, however alone it is.
     tall_enough = MIN_DIGIT_PIXELS / (ink.scale * factor)
     keep = [k for k, (_, top, _, bottom) in enumerate(boxes) if bottom - top >= tall_enough]
+    if centres is not None:
+        keep = [k for k in keep if _holds_centre(boxes[k], centres)]
     groups, boxes = [groups[k] for k in keep], [boxes[k] for k in keep]
     if not groups:
-        raise NoDigitError("no digit found: the only marks touch the picture's border or are specks")
+        raise NoDigitError("no digit found: the only marks touch the picture's border, are specks, "
+                           "or do not look like digits")
     if single:
         # The largest digit, with whatever ink lies within half its height of it (a digit
         # written in two pieces that do not overlap).
@@ -501,6 +532,14 @@ def _digits(ink, factor, single):
         groups = thin_ends(labels, stats, [groups[k] for k in the_row(stats, groups)])
         boxes = [group_box(stats, g) for g in groups]
     return labels, stats, groups, boxes
+
+
+def _holds_centre(box, centres):
+    """Whether a digit's centre lies in ``box`` (left, top, right, bottom), widened by a fifth of its height."""
+    left, top, right, bottom = box
+    margin = 0.2 * (bottom - top)
+    x, y = centres[:, 0], centres[:, 1]
+    return bool(np.any((x >= left - margin) & (x <= right + margin) & (y >= top - margin) & (y <= bottom + margin)))
 
 
 def _boxes_near(box, other, margin):

@@ -46,12 +46,13 @@ class Reading:
         return f"Reading(text={self.text!r}, probabilities={[round(p, 3) for p in self.probabilities]})"
 
 
-def read_digits(image, model=None, *, invert="auto"):
+def read_digits(image, model=None, *, invert="auto", learned=True):
     """Read the digits written left to right in a picture (a number, or one digit).
 
-    The picture's ink is found (see :func:`skdigits.to_mnist`), split into
-    digits that do not touch, ordered left to right; each is made an
-    MNIST-style image and classified.
+    The picture's ink is found (see :func:`skdigits.to_mnist`), the marks
+    that are digits kept and touching digits cut apart (the learned finder,
+    see :func:`skdigits.find_digits`), ordered left to right; each is made
+    an MNIST-style image and classified.
 
     Parameters
     ----------
@@ -63,6 +64,8 @@ def read_digits(image, model=None, *, invert="auto"):
         run by ONNX Runtime (``load_pretrained(runtime="onnx")``: no TensorFlow).
     invert : "auto" or bool, default="auto"
         Whether the ink is dark on light paper; see :func:`skdigits.to_mnist`.
+    learned : bool, default=True
+        Whether the learned finder is used; False: the rules alone.
 
     Returns
     -------
@@ -88,7 +91,7 @@ def read_digits(image, model=None, *, invert="auto"):
     """
     if model is None:
         model = load_pretrained(runtime="onnx")
-    found = find_digits(image, invert=invert)
+    found = find_digits(image, invert=invert, learned=learned)
     proba = model.predict_proba(found.images)
     best = np.argmax(proba, axis=1)
     labels = [model.classes_[i].item() if hasattr(model.classes_[i], "item") else model.classes_[i] for i in best]

@@ -1,0 +1,196 @@
+"""The reader's learned stage (skdigits._finder): its graph, its file, and what it changes in a reading."""
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from skdigits import find_digits, load_mnist, read_digits, to_mnist
+from skdigits._finder import (ENCODER, Finder, expected_shapes, finder_input, finder_path, finder_record,
+                              load_finder, located, read_finder_tensors, split_at_centres)
+from skdigits._images import NoDigitError
+from skdigits._model_files import ModelFileError
+
+
+@pytest.fixture(scope="module")
+def test_digits():
+    _, X_test, _, y_test = load_mnist(n_test=200, random_state=1)
+    return X_test, y_test
+
+
+def _paper(height, width):
+    rng = np.random.default_rng(0)
+    return np.clip(rng.normal(235, 3, (height, width, 3)), 0, 255)
+
+
+def _write(page, digit, x, y, size, colour=(30, 30, 35)):
+    """An MNIST digit written on ``page`` at (x, y), ``size`` pixels high."""
+    ink = np.clip(cv2.resize(digit.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_CUBIC) * 1.2,
+                  0, 1)[:, :, None]
+    region = page[y:y + size, x:x + size]
+    region[:] = region * (1 - ink) + np.asarray(colour, np.float64) * ink
+    return (ink[:, :, 0] > 0.5)
+
+
+def _form(count, side=110):
+    """A printed row of ``count`` adjoining boxes on paper: (page, x of the first box, y of the boxes)."""
+    page = _paper(300, 140 + count * side)
+    x0, y0 = 70, 95
+    for k in range(count + 1):
+        cv2.line(page, (x0 + k * side, y0), (x0 + k * side, y0 + side), (70, 70, 70), 2, cv2.LINE_AA)
+    for y in (y0, y0 + side):
+        cv2.line(page, (x0, y), (x0 + count * side, y), (70, 70, 70), 2, cv2.LINE_AA)
+    return page, x0, y0
+
+
+def _pair(test_digits):
+    """Two test digits written so that their strokes touch (the second slid onto the first)."""
+    X, y = test_digits
+    a, b = next((i, j) for i in range(len(y)) for j in range(i + 1, len(y))
+                if y[i] not in (1, 7) and y[j] not in (1, 7) and y[i] != y[j])
+    page = _paper(260, 420)
+    left = _write(page, X[a], 80, 60, 140)
+    right = np.zeros_like(left)
+    x = 80 + 120
+    while x > 80:  # slide left until the ink meets
+        right = np.zeros((260, 420), bool)
+        right[60:200, x:x + 140] = cv2.resize(X[b].astype(np.float32) / 255, (140, 140)) * 1.2 > 0.5
+        full_left = np.zeros((260, 420), bool)
+        full_left[60:200, 80:220] = left
+        if (right & full_left).any():
+            break
+        x -= 2
+    _write(page, X[b], x - 4, 60, 140)
+    return np.uint8(page), f"{y[a]}{y[b]}"
+
+
+def test_shipped_finder_loads_with_its_record():
+    finder = load_finder()
+    assert isinstance(finder, Finder)
+    record = finder_record()
+    assert record["training"]["fit_seconds"] > 0 and record["tensors_sha256"]
+    assert record["data"]["digits"] == "MNIST training images"
+
+
+def test_finder_file_damage_is_refused(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    tensors = load_file(finder_path())
+    checksum = finder_record()["tensors_sha256"]
+    flipped = dict(tensors)
+    flipped["stem/kernel"] = tensors["stem/kernel"].copy()
+    flipped["stem/kernel"].view(np.uint32)[0, 0, 0, 0] ^= 1  # one bit of one weight
+    save_file(flipped, tmp_path / "flipped.safetensors")
+    with pytest.raises(ModelFileError, match="SHA-256"):
+        read_finder_tensors(tmp_path / "flipped.safetensors", checksum)
+    missing = {k: v for k, v in tensors.items() if k != "head/bias"}
+    save_file(missing, tmp_path / "missing.safetensors")
+    with pytest.raises(ModelFileError, match="not the finder's"):
+        read_finder_tensors(tmp_path / "missing.safetensors", checksum)
+    reshaped = dict(tensors, **{"head/bias": np.zeros(3, np.float32)})
+    save_file(reshaped, tmp_path / "reshaped.safetensors")
+    with pytest.raises(ModelFileError, match="wrong shape"):
+        read_finder_tensors(tmp_path / "reshaped.safetensors", checksum)
+    (tmp_path / "cut.safetensors").write_bytes((open(finder_path(), "rb").read())[:1000])
+    with pytest.raises(ModelFileError):
+        read_finder_tensors(tmp_path / "cut.safetensors", checksum)
+    shutil.copy(finder_path(), tmp_path / "good.safetensors")
+    assert set(read_finder_tensors(tmp_path / "good.safetensors", checksum)) == set(expected_shapes())
+
+
+@pytest.mark.slow
+def test_onnx_graph_computes_what_keras_computes():
+    from skdigits._finder_network import build_finder, finder_tensors
+
+    model = build_finder()
+    rng = np.random.default_rng(0)
+    for variable in model.weights:  # batch statistics of their own, so that folding them is tested
+        if "moving_variance" in variable.path or "gamma" in variable.path:
+            variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype(np.float32))
+        elif "moving_mean" in variable.path or "beta" in variable.path:
+            variable.assign(rng.normal(0, 0.2, variable.shape).astype(np.float32))
+    tensors = finder_tensors(model)
+    assert {name: t.shape for name, t in tensors.items()} == expected_shapes()
+    grid = rng.uniform(0, 1.5, (96, 160)).astype(np.float32)
+    keras_maps = 1 / (1 + np.exp(-np.asarray(model(grid[None, :, :, None], training=False))[0]))
+    np.testing.assert_allclose(Finder(tensors).maps(grid), keras_maps.transpose(2, 0, 1), atol=1e-5)
+
+
+def test_input_brings_strokes_to_the_target_width():
+    for stroke in (6, 12, 30):
+        con = np.zeros((600, 800), np.float32)
+        con[100:400, 300:300 + stroke] = 0.7
+        grid, size, scale = finder_input(con, 0.7, con > 0.35)
+        assert grid.shape[0] % 16 == 0 and grid.shape[1] % 16 == 0
+        assert grid.max() == pytest.approx(1.0, abs=0.01)  # contrast relative to the pen's
+        assert 2.0 <= stroke * scale <= 4.0 or max(size) in (96, 384)
+
+
+def test_located_maps_peaks_back_to_the_picture():
+    heat = np.zeros((24, 32), np.float32)
+    heat[10, 5] = heat[10, 20] = 0.9
+    heat[3, 30] = 0.2  # below the threshold
+    ink = np.zeros_like(heat)
+    ink[8:13, 3:8] = 1.0
+    found = located(ink, heat, (64, 48), 0.5, (96, 128))
+    np.testing.assert_allclose(found.centres, [[22, 42], [82, 42]])  # cell (10, 5): grid (11, 21), /0.5
+    assert found.zone.shape == (96, 128) and found.zone[40, 20] and not found.zone[40, 80]
+
+
+def test_cut_leaves_one_mark_per_centre():
+    mask = np.zeros((40, 100), bool)
+    mask[10:30, 10:90] = True
+    mask[10:30, 95:98] = True  # a mark of its own, no centre in it: untouched
+    cut = split_at_centres(mask, np.array([[20.0, 20.0], [50.0, 20.0], [80.0, 20.0]]))
+    count = cv2.connectedComponents(cut.astype(np.uint8), connectivity=8)[0] - 1
+    assert count == 4
+    assert cut[10:30, 95:98].all() and (mask & ~cut).sum() <= 2 * 2 * 20 + 8
+
+
+def test_touching_digits_are_read_apart(test_digits):
+    page, truth = _pair(test_digits)
+    ink = page.mean(axis=2) < 128
+    assert cv2.connectedComponents(ink.astype(np.uint8))[0] - 1 == 1  # one mark: the digits touch
+    assert read_digits(page).text == truth
+    assert len(read_digits(page, learned=False).text) == 1  # the rules alone read one digit
+
+
+def test_digits_in_form_boxes_are_read_without_the_boxes(test_digits):
+    X, y = test_digits
+    page, x0, y0 = _form(5)
+    for k in range(3):
+        _write(page, X[k], x0 + 110 * (k + 1) + 12, y0 + 10, 92)
+    reading = read_digits(np.uint8(page))
+    assert reading.text == "".join(str(v) for v in y[:3])
+    for left, top, right, bottom in reading.boxes:  # each box holds a digit, not a box of the form
+        assert bottom - top < 100 and right - left < 100
+
+
+@pytest.mark.parametrize("what", ["empty form", "whiteboard frame"])
+def test_no_digit_on_blank_surfaces(what):
+    if what == "empty form":
+        page = np.uint8(_form(5)[0])
+    else:
+        page = _paper(450, 600)
+        page[:, :28] = 165  # the board's aluminium frame along its left side
+        page = np.uint8(page)
+    assert find_digits(page, learned=False).images.shape[0] >= 1  # the rules alone see a digit
+    with pytest.raises(NoDigitError, match="no digit"):
+        read_digits(page)
+    with pytest.raises(NoDigitError, match="no digit"):
+        to_mnist(page)
+
+
+def test_a_lone_one_is_a_digit(test_digits):
+    """A straight vertical "1", the mark most like a line, still reads as a digit."""
+    page = _paper(300, 300)
+    cv2.line(page, (150, 60), (150, 240), (30, 30, 30), 14, cv2.LINE_AA)
+    assert len(read_digits(np.uint8(page)).text) == 1
+    assert to_mnist(np.uint8(page)).max() == 255
+
+
+def test_network_is_small_and_fully_convolutional():
+    count = sum(int(np.prod(shape)) for shape in expected_shapes().values())
+    assert count < 300_000
+    assert ENCODER[0][0] == "stem"
