@@ -21,6 +21,7 @@ seconds, and scores on scenes of a seed of their own.
 """
 
 import argparse
+import json
 import multiprocessing
 import os
 import sys
@@ -45,6 +46,8 @@ SOURCES = CONDITIONS + SURFACES + ("pad", "mnist")
 WEIGHTS = np.array([1.0] * len(CONDITIONS) + [1.0, 1.5, 2.0, 2.0, 1.0, 4.0, 2.5] + [1.0, 0.5])
 # Training crops, in grid pixels a side (the finder's input); the maps are half of it.
 CROP = 224
+# The fraction of digits re-stroked (``restroke``).
+RESTROKED = 0.4
 VALIDATION_SEED = 1_000_003
 
 
@@ -57,7 +60,7 @@ def scene(index, seed, digits, labels):
         n = 0 if n == 0 else 1
     chosen = digits[rng.integers(len(digits), size=n)]
     if source != "mnist":
-        chosen = np.stack([restroke(d, rng) if rng.random() < 0.4 else d for d in chosen]) if n else chosen
+        chosen = np.stack([restroke(d, rng) if rng.random() < RESTROKED else d for d in chosen]) if n else chosen
     if source == "pad":
         picture, which = pad_drawing(chosen[0] if n else None, rng)
     elif source == "mnist":
@@ -92,16 +95,31 @@ def scene(index, seed, digits, labels):
 
 
 def restroke(digit, rng):
-    """An MNIST digit drawn again along its skeleton with a round pen of one width, turned up to 12 degrees."""
+    """An MNIST digit drawn again along its skeleton with a round pen of one width.
+
+    Half of them are first made upright (their slant, from the image's
+    moments, sheared away: a "1" becomes vertical, as a mouse draws it on the
+    page's pad); the others are turned up to 12 degrees. Pens from 3 to 11
+    pixels on an 84-pixel digit: a "1" up to 20 times as long as it is wide.
+    """
+    if rng.random() < 0.5:
+        moments = cv2.moments(digit.astype(np.float32))
+        if abs(moments["mu02"]) > 1e-2:
+            skew = moments["mu11"] / moments["mu02"]
+            shear = np.float32([[1, skew, -0.5 * 28 * skew], [0, 1, 0]])
+            digit = cv2.warpAffine(digit, shear, (28, 28), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
+        angle = 0.0
+    else:
+        angle = rng.uniform(-12, 12)
     big = (cv2.resize(digit.astype(np.float32) / 255, (84, 84), interpolation=cv2.INTER_CUBIC) > 0.45).astype(np.uint8)
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     skeleton = np.zeros_like(big)
     while big.any():  # the morphological skeleton: what each erosion leaves that an opening would remove
         skeleton |= big & (1 - cv2.dilate(cv2.erode(big, cross), cross))
         big = cv2.erode(big, cross)
-    width = int(rng.integers(5, 12))
+    width = int(rng.integers(3, 12))
     stroke = cv2.dilate(skeleton, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width))).astype(np.float32)
-    turn = cv2.getRotationMatrix2D((42, 42), rng.uniform(-12, 12), 1.0)
+    turn = cv2.getRotationMatrix2D((42, 42), angle, 1.0)
     stroke = cv2.GaussianBlur(cv2.warpAffine(stroke, turn, (84, 84)), (0, 0), 0.8)
     return np.uint8(np.clip(cv2.resize(stroke, (28, 28), interpolation=cv2.INTER_AREA) * 280, 0, 255))
 
@@ -205,6 +223,7 @@ def scores(model, grids, zones, heats, sources, counts):
 
 
 def main(argv=None):
+    global RESTROKED  # read by the scene-making workers, which fork from here
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenes", type=int, default=8000, help="training scenes")
@@ -213,11 +232,16 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--init", metavar="SAFETENSORS",
+                        help="start from these weights (a finder file with its .json record beside it) "
+                             "instead of random ones: a second stage of training")
+    parser.add_argument("--restroked", type=float, default=RESTROKED, help="fraction of digits re-stroked")
     parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "finder.safetensors"),
                         help="the finder's tensors; the record goes beside it, same name with .json")
     args = parser.parse_args(argv)
 
     provenance = environment()
+    RESTROKED = args.restroked
     X_train, _, _, _ = load_mnist()
     start = time.perf_counter()
     train = make_set(args.scenes, args.seed, X_train, args.jobs)
@@ -235,6 +259,15 @@ def main(argv=None):
     limit_tensorflow_threads()
     keras.utils.set_random_seed(args.seed)
     model = build_finder()
+    stage = None
+    if args.init:
+        from skdigits._finder import read_finder_tensors
+
+        with open(os.path.splitext(args.init)[0] + ".json") as fh:
+            stage = json.load(fh)
+        tensors = read_finder_tensors(args.init, stage["tensors_sha256"])
+        for variable in model.weights:
+            variable.assign(tensors[variable.path])
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate / 10, args.steps, warmup_steps=200,
                                                       warmup_target=args.learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=losses())
@@ -262,6 +295,8 @@ def main(argv=None):
                      "learning_rate": args.learning_rate, "fit_seconds": round(fit_seconds, 1),
                      "final_loss": float(history.history["loss"][-1])},
         "validation": result,
+        # A second stage starts from the first's weights: its record, with its own command and revision.
+        "initialised_from": stage,
         "parameters": int(model.count_params()),
         "tensors_sha256": checksum,
     }

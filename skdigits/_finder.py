@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from . import _onnx_proto as proto
-from ._ink import stroke_width
+from ._ink import _labelled, stroke_width
 
 __all__ = ["Located", "locate", "finder_input", "finder_onnx", "expected_shapes", "split_at_centres"]
 
@@ -120,10 +120,11 @@ def finder_input(contrast, level, mask, *, jitter=1.0):
     side = min(max(max(height, width) * scale, MIN_SIDE), MAX_SIDE, max(height, width))
     scale = side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    values = np.clip(contrast / max(level, 1e-6), 0, MAX_CONTRAST).astype(np.float32)
-    small = cv2.resize(values, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    # Scaled first, then divided and capped: the picture at working size is many times the grid.
+    small = cv2.resize(contrast.astype(np.float32, copy=False), size,
+                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     grid = np.zeros((-(-size[1] // MULTIPLE) * MULTIPLE, -(-size[0] // MULTIPLE) * MULTIPLE), np.float32)
-    grid[:size[1], :size[0]] = small
+    grid[:size[1], :size[0]] = np.clip(small / max(level, 1e-6), 0, MAX_CONTRAST)
     return grid, size, scale
 
 
@@ -257,13 +258,14 @@ def split_at_centres(mask, centres):
     """
     if len(centres) < 2:
         return mask
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = _labelled(mask.astype(np.uint8))
+    x0, y0 = stats[1:, 0, None], stats[1:, 1, None]
+    holds = ((centres[:, 0] >= x0) & (centres[:, 0] < x0 + stats[1:, 2, None])
+             & (centres[:, 1] >= y0) & (centres[:, 1] < y0 + stats[1:, 3, None]))
     out = mask.copy()
-    for mark in range(1, count):
+    for mark in np.flatnonzero(holds.sum(axis=1) >= 2) + 1:
         x, y, w, h = stats[mark, :4]
-        inside = centres[(centres[:, 0] >= x) & (centres[:, 0] < x + w) & (centres[:, 1] >= y) & (centres[:, 1] < y + h)]
-        if len(inside) < 2:
-            continue
+        inside = centres[holds[mark - 1]]
         yy, xx = np.mgrid[y:y + h, x:x + w]
         nearest = np.argmin((xx[None] - inside[:, 0, None, None]) ** 2 + (yy[None] - inside[:, 1, None, None]) ** 2,
                             axis=0)

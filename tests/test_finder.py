@@ -194,3 +194,28 @@ def test_network_is_small_and_fully_convolutional():
     count = sum(int(np.prod(shape)) for shape in expected_shapes().values())
     assert count < 300_000
     assert ENCODER[0][0] == "stem"
+
+
+def test_no_digit_through_the_cli_and_the_api(tmp_path, capsys, pretrained):
+    import json
+
+    from conftest import png_bytes
+    from starlette.testclient import TestClient
+
+    from skdigits._cli import main
+    from skdigits._server import create_app
+
+    form = tmp_path / "form.png"
+    form.write_bytes(png_bytes(np.uint8(_form(4)[0])))
+    assert main(["read", "--json", str(form)]) == 1
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)[0]
+    assert record["text"] is None and record["error"].startswith("no digit found")
+    assert "form.png: no digit found" in captured.err
+    assert main(["predict", "--json", str(form)]) == 1
+    record = json.loads(capsys.readouterr().out)[0]
+    assert record["label"] is None and record["error"].startswith("no digit found")
+    with TestClient(create_app(pretrained, description={"source": "test"})) as client:
+        for path in ("/api/read", "/api/predict"):
+            answer = client.post(path, content=form.read_bytes(), headers={"Content-Type": "image/png"})
+            assert answer.status_code == 422 and answer.json()["error"].startswith("no digit found")
