@@ -207,8 +207,7 @@ def main(argv=None):
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS + SURFACES),
                         choices=CONDITIONS + ALL_BUT + SURFACES)
     parser.add_argument("--examples", metavar="PNG", help="also draw a figure of successes and failures")
-    parser.add_argument("--rules-only", action="store_true",
-                        help="read without the learned finder (learned=False), as skdigits did before it")
+    parser.add_argument("--learned", action="store_true", help="read with the learned finder (learned=True)")
     parser.add_argument("--n-pad", type=int, default=200, help="280x280 pad drawings to time")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
@@ -217,7 +216,7 @@ def main(argv=None):
     _, X_test, _, y_test = load_mnist()
     model = load_pretrained() if args.model is None else load_model(args.model)
     rng = np.random.default_rng(args.seed)
-    learned = not args.rules_only
+    learned = args.learned
     results, examples = {}, []
     for condition in args.conditions:
         singles, numbers, seconds, refused_single, refused_number = [], [], [], [], []
@@ -324,7 +323,7 @@ def _times(pairs):
             "rules_only_ms_median": float(np.median(ms[:, 1])), "rules_only_ms_max": float(ms[:, 1].max())}
 
 
-def read_single(photo, model, learned=True):
+def read_single(photo, model, learned=False):
     """What ``skdigits predict`` reads in a photo (BGR) of one digit.
 
     Returns (label, seconds of preprocessing), or (None, None) when no digit is found.
@@ -338,7 +337,7 @@ def read_single(photo, model, learned=True):
     return int(model.predict(image[None])[0]), spent
 
 
-def read_number(photo, model, learned=True):
+def read_number(photo, model, learned=False):
     """The text ``read_digits`` reads in a photo (BGR) of a number; "" when it finds no digit."""
     try:
         return read_digits(photo[:, :, ::-1], model, learned=learned).text

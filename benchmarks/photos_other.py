@@ -173,10 +173,10 @@ def main(argv=None):
     parser.add_argument("--n-number", type=int, default=300, help="photos of numbers of 1 to 8 digits")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", help="a model file to read with (default: the pretrained model)")
-    parser.add_argument("--rules-only", action="store_true", help="read without the learned finder")
+    parser.add_argument("--learned", action="store_true", help="read with the learned finder (learned=True)")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
-    learned = not args.rules_only
+    learned = args.learned
 
     provenance = environment()
     _, X_test, _, y_test = load_mnist()

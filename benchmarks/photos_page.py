@@ -3,8 +3,8 @@
     python benchmarks/photos_page.py benchmarks/results/photos.json benchmarks/results/photos_rules.json \\
         --timing benchmarks/results/photos_timing.json --output benchmarks/results/photos.md
 
-The first file is a run of ``photos.py`` with the finder, the second the same
-photos (same seed and counts) read with ``--rules-only``.
+The first file is a run of ``photos.py --learned`` (the finder), the second
+the same photos (same seed and counts) read with the rules alone.
 """
 
 import argparse
@@ -69,8 +69,8 @@ def main(argv=None):
             continue
         with open(path) as fh:
             runs.append(json.load(fh))
-    if runs[1].get("learned", True):
-        parser.error(f"{args.rules} is not a --rules-only run")
+    if not runs[0].get("learned") or runs[1].get("learned", False):
+        parser.error("the first file must be a photos.py --learned run, the second one without --learned")
     with open(args.output, "w") as fh:
         fh.write(markdown(*runs))
     print(f"wrote {args.output}")

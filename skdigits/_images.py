@@ -313,7 +313,7 @@ def dark_ink(rgb, invert="auto"):
     return bool(np.percentile(middle, 15) >= DARK_GROUND)
 
 
-def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=True):
+def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=False):
     """Turn a picture of one handwritten digit into a 28x28 MNIST-style image.
 
     The pen strokes are found first (see ``skdigits._ink``: paper and
@@ -335,9 +335,9 @@ def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=True):
     min_contrast : float, default=0.15
         The ink must stand out from the paper by at least this fraction of the
         paper's brightness; below it the picture is taken as blank.
-    learned : bool, default=True
+    learned : bool, default=False
         Whether the learned finder tells digits from other marks (see
-        :func:`find_digits`); False: the rules alone.
+        :func:`find_digits`).
 
     Returns
     -------
@@ -381,12 +381,12 @@ class FoundDigits:
         self.size = size
 
 
-def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, learned=True):
+def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, learned=False):
     """Find the handwritten digits in a picture, left to right, as MNIST-style images.
 
-    The ink is found by rules (``skdigits._ink``); a small network, the
-    finder (``skdigits._finder``), then keeps the ink that belongs to digits,
-    cuts digits that touch apart, and finds where no digit is.
+    The ink is found by rules (``skdigits._ink``). With ``learned=True`` a
+    small network, the finder (``skdigits._finder``), then keeps the ink that
+    belongs to digits, cuts digits that touch apart, and finds where no digit is.
 
     Parameters
     ----------
@@ -402,9 +402,11 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         decoded (decoding is bounded by ``MAX_PIXELS`` and
         ``MAX_DECODED_BYTES``), checked between its steps; None: no limit.
         A server sets one so that no picture holds a core for long.
-    learned : bool, default=True
-        Whether the finder is used; False reads with the rules alone, as
-        skdigits did before it (kept for comparison, see ``benchmarks/photos.py``).
+    learned : bool, default=False
+        Whether the learned finder is used. Not yet the default: it reads
+        form boxes, blank surfaces and touching digits far better than the
+        rules alone, but refuses a straight, even "1" (one drawn with a mouse
+        on the web page's pad) as "no digit" (measured in ``benchmarks/photos.py``).
 
     Returns
     -------

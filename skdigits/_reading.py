@@ -46,13 +46,13 @@ class Reading:
         return f"Reading(text={self.text!r}, probabilities={[round(p, 3) for p in self.probabilities]})"
 
 
-def read_digits(image, model=None, *, invert="auto", learned=True):
+def read_digits(image, model=None, *, invert="auto", learned=False):
     """Read the digits written left to right in a picture (a number, or one digit).
 
-    The picture's ink is found (see :func:`skdigits.to_mnist`), the marks
-    that are digits kept and touching digits cut apart (the learned finder,
-    see :func:`skdigits.find_digits`), ordered left to right; each is made
-    an MNIST-style image and classified.
+    The picture's ink is found (see :func:`skdigits.to_mnist`), split into
+    digits (with ``learned=True``, by the learned finder, which also cuts
+    touching digits apart: see :func:`skdigits.find_digits`), ordered left
+    to right; each is made an MNIST-style image and classified.
 
     Parameters
     ----------
@@ -64,8 +64,8 @@ def read_digits(image, model=None, *, invert="auto", learned=True):
         run by ONNX Runtime (``load_pretrained(runtime="onnx")``: no TensorFlow).
     invert : "auto" or bool, default="auto"
         Whether the ink is dark on light paper; see :func:`skdigits.to_mnist`.
-    learned : bool, default=True
-        Whether the learned finder is used; False: the rules alone.
+    learned : bool, default=False
+        Whether the learned finder is used (see :func:`skdigits.find_digits`).
 
     Returns
     -------
