@@ -25,10 +25,14 @@ surfaces (``_scenes.py``): pencil, marker, note (a sticky note on a wooden
 desk), whiteboard, chalk, touching (digits against their neighbours) and
 boxes (a form's row of boxes).
 
-    python benchmarks/photos.py --output benchmarks/results/photos.json
     python benchmarks/photos.py --conditions all all-but-pen all-but-lowres --n-single 0 --n-large 0 --output /tmp/all_but.json
     python benchmarks/photos.py --n-single 10 --n-number 4 --n-blank 4 --n-large 1 --output /tmp/photos.json   # quick
-    python benchmarks/photos.py --conditions pencil marker note whiteboard chalk touching boxes --n-single 100 --n-number 100 --n-blank 100 --n-large 0 --output benchmarks/results/photos_surfaces.json
+    python benchmarks/photos.py --learned --n-single 100 --n-number 150 --n-blank 100 --n-large 0 --n-pad 0 --output benchmarks/results/photos.json
+    python benchmarks/photos.py --n-single 100 --n-number 150 --n-blank 100 --n-large 0 --n-pad 0 --output benchmarks/results/photos_rules.json
+    python benchmarks/photos.py --conditions clean --n-single 0 --n-number 0 --n-blank 0 --n-large 10 --n-pad 200 --output benchmarks/results/photos_timing.json
+
+``--learned`` reads with the learned finder (``learned=True``); the timing of
+12-megapixel JPEGs and 280x280 pad drawings always measures both, side by side.
 """
 
 import argparse

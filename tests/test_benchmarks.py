@@ -181,8 +181,8 @@ def test_halving_grid_search(small):
 def test_photos_quick(tmp_path):
     out = tmp_path / "photos.json"
     figure = tmp_path / "photos.png"
-    printed = _run("photos.py", "--n-single", 4, "--n-number", 2, "--n-blank", 2, "--n-large", 1, "--conditions",
-                   "clean", "all", "all-but-pen", "note", "--output", out, "--examples", figure)
+    printed = _run("photos.py", "--n-single", 4, "--n-number", 2, "--n-blank", 2, "--n-large", 1, "--n-pad", 3,
+                   "--conditions", "clean", "all", "all-but-pen", "note", "--output", out, "--examples", figure)
     result = json.loads(out.read_text())
     assert set(result["conditions"]) == {"clean", "all", "all-but-pen", "note"}
     clean = result["conditions"]["clean"]
@@ -192,6 +192,8 @@ def test_photos_quick(tmp_path):
     low, high = clean["single_ci95"]   # four out of four: still far from certain
     assert 0.4 < low < 0.6 and high == pytest.approx(1.0)
     assert result["large_jpeg"]["n"] == 1 and result["large_jpeg"]["preprocess_ms_median"] > 0
+    assert result["pad_drawing"]["n"] == 3 and result["pad_drawing"]["rules_only_ms_median"] > 0
+    assert result["learned"] is False  # the default reading: the rules alone
     assert {"versions", "machine", "git_revision", "timestamp", "seed"} <= set(result)
     assert "clean: single" in printed and figure.stat().st_size > 10_000
 
@@ -250,6 +252,39 @@ def test_scenes_of_every_surface_with_and_without_digits():
         ink = (cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY) < 128).astype(np.uint8)
         _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         assert stats[1:, 4].max() > 0.95 * ink.sum()
+
+
+def test_scenes_say_where_each_digit_lies():
+    from _scenes import KINDS
+    from photos import CONDITIONS, make_photo
+
+    _, X, _, _ = load_mnist(n_test=3, random_state=0)
+    for condition in CONDITIONS + KINDS:
+        photo, which = make_photo(X, condition, np.random.default_rng(1), truth=True)
+        assert which.shape == photo.shape[:2] and set(np.unique(which)) == {0, 1, 2, 3}
+        # The photo is the one made without truth: the benchmarks' photos stay what they were.
+        assert (photo == make_photo(X, condition, np.random.default_rng(1))).all()
+        # Digit k lies left of digit k + 1 (each one's mean column).
+        columns = [np.nonzero(which == k)[1].mean() for k in (1, 2, 3)]
+        assert columns == sorted(columns)
+
+
+def test_photos_page_sets_the_finder_beside_the_rules(tmp_path):
+    import photos_page
+
+    row = {"single_accuracy": 0.5, "number_accuracy": 0.25, "blank_no_digit_number": 1.0, "single_refused": 0.0,
+           "n_single": 4, "n_number": 4, "n_blank": 2}
+    run = {"command": "python benchmarks/photos.py", "git_revision": "abc", "seed": 0,
+           "machine": {"cpu": "AMD EPYC", "cpu_count": 2}, "conditions": {"boxes": row}}
+    paths = []
+    for name, learned in (("new", True), ("old", False)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps({**run, "learned": learned}))
+    out = tmp_path / "photos.md"
+    assert photos_page.main([str(paths[0]), str(paths[1]), "--output", str(out)]) == 0
+    assert "| boxes | 50.0% (50.0%) | 25.0% (25.0%) | 100.0% (100.0%) | 0.0% (0.0%) |" in out.read_text()
+    with pytest.raises(SystemExit):  # the runs in the wrong order
+        photos_page.main([str(paths[1]), str(paths[0]), "--output", str(out)])
 
 
 def test_wilson_interval():
