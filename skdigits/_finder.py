@@ -135,15 +135,8 @@ def finder_onnx(tensors):
     ``maps`` (1, 2, H / 2, W / 2): the digit-ink probability and the centre heatmap.
     Batch normalisation is folded into each convolution's weights.
     """
-    nodes, weights = [], []
-
-    def constant(name, value, dtype=np.float32):
-        weights.append(proto.tensor(name, np.asarray(value, dtype=dtype)))
-        return name
-
-    def node(op, inputs, name, **attributes):
-        nodes.append(proto.node(op, inputs, [name], name, **attributes))
-        return name
+    graph = proto.Graph()
+    nodes, weights, constant, node = graph.nodes, graph.weights, graph.constant, graph.node
 
     def conv(x, name, dilation):
         kernel = tensors[f"{name}/kernel"]
@@ -206,15 +199,11 @@ class Finder:
     @property
     def session(self):
         if self._session is None:
-            import onnxruntime
-
+            from ._onnx import inference_session
             from ._threads import thread_limit
 
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = thread_limit() or 1
-            options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(self.onnx_model_, options,
-                                                         providers=["CPUExecutionProvider"])
+            # One thread unless the process was given more: the rest of a reading is single-threaded.
+            self._session = inference_session(self.onnx_model_, thread_limit() or 1)
         return self._session
 
     def maps(self, grid):

@@ -58,15 +58,8 @@ def onnx_model(params, image_shape, classes_count, pixel_mean, pixel_std, tensor
         float32; output ``probabilities`` (n, classes_count) float32.
     """
     height, width = image_shape
-    nodes, weights = [], []
-
-    def constant(name, value, dtype=np.float32):
-        weights.append(proto.tensor(name, np.asarray(value, dtype=dtype)))
-        return name
-
-    def node(op, inputs, name, **attributes):
-        nodes.append(proto.node(op, inputs, [name], name, **attributes))
-        return name
+    graph = proto.Graph()
+    nodes, weights, constant, node = graph.nodes, graph.weights, graph.constant, graph.node
 
     x = node("Reshape", ["pixels", constant("image_shape", [-1, 1, height, width], np.int64)], "images")
     if tta:
@@ -114,6 +107,17 @@ def onnx_model(params, image_shape, classes_count, pixel_mean, pixel_std, tensor
     return proto.model(nodes, "skdigits_cnn", [proto.value_info("pixels", proto.FLOAT, ["n", height * width])],
                        [proto.value_info("probabilities", proto.FLOAT, ["n", classes_count])], weights,
                        opset=OPSET, ir_version=8, producer="skdigits")
+
+
+def inference_session(model, threads=None):
+    """An ONNX Runtime session of ``model`` (bytes) on the CPU, ``threads`` within an operator (None: its default)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 class OnnxDigitClassifier:
@@ -169,17 +173,9 @@ class OnnxDigitClassifier:
     @property
     def session(self):
         if self._session is None:
-            import onnxruntime
-
             from ._threads import thread_limit
 
-            options = onnxruntime.SessionOptions()
-            threads = thread_limit()
-            if threads is not None:
-                options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(self.onnx_model_, options,
-                                                         providers=["CPUExecutionProvider"])
+            self._session = inference_session(self.onnx_model_, thread_limit())
         return self._session
 
     def fit(self, X, y=None):

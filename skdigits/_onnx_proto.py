@@ -89,6 +89,21 @@ def value_info(name, elem_type, dims):
     return _string(1, name) + _bytes(2, _bytes(1, tensor_type))
 
 
+class Graph:
+    """The nodes and initializers of a graph being written; ``constant`` and ``node`` return the name they add."""
+
+    def __init__(self):
+        self.nodes, self.weights = [], []
+
+    def constant(self, name, value, dtype=np.float32):
+        self.weights.append(tensor(name, np.asarray(value, dtype=dtype)))
+        return name
+
+    def node(self, op, inputs, name, **attributes):
+        self.nodes.append(node(op, inputs, [name], name, **attributes))
+        return name
+
+
 def model(nodes, name, inputs, outputs, initializers, *, opset, ir_version, producer):
     """A serialised ModelProto: one graph of the default domain's operators."""
     graph = (b"".join(_bytes(1, n) for n in nodes) + _string(2, name)
