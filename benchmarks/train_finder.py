@@ -57,7 +57,7 @@ RESTROKED = 0.4
 VALIDATION_SEED = 1_000_003
 
 
-def scene(index, seed, digits, labels):
+def scene(index, seed, digits):
     """One training example: (grid, ink target, centre target) at the finder's scale, uint8/float16."""
     rng = np.random.default_rng([seed, index])
     source = SOURCES[rng.choice(len(SOURCES), p=WEIGHTS / WEIGHTS.sum())]
@@ -165,7 +165,7 @@ def _crop(grid, zone, heat, rng):
 
 def _work(args):
     index, seed = args
-    return scene(index, seed, _DIGITS, None)
+    return scene(index, seed, _DIGITS)
 
 
 _DIGITS = None
@@ -206,7 +206,7 @@ def losses():
 
 def scores(model, grids, zones, heats, sources, counts):
     """What the finder gets right on examples: ink IoU, exact digit counts, blanks with no centre."""
-    from skdigits._finder import CENTRE_PROBABILITY, INK_PROBABILITY, PEAK_WINDOW
+    from skdigits._finder import INK_PROBABILITY, peaks
 
     out = 1 / (1 + np.exp(-model.predict(grids[..., None].astype(np.float32), batch_size=32, verbose=0)))
     inter = union = 0
@@ -215,14 +215,14 @@ def scores(model, grids, zones, heats, sources, counts):
         zone, heat = out[k, ..., 0] >= INK_PROBABILITY, out[k, ..., 1]
         inter += np.sum(zone & (zones[k] > 0))
         union += np.sum(zone | (zones[k] > 0))
-        peaks = (heat >= cv2.dilate(heat, np.ones((PEAK_WINDOW, PEAK_WINDOW), np.uint8))) & (heat >= CENTRE_PROBABILITY)
+        found = int(peaks(heat).sum())
         truth = int(np.sum(heats[k] >= 0.999))
-        ok = int(peaks.sum()) == truth
+        ok = found == truth
         right.append(ok)
         by_source.setdefault(sources[k], []).append(ok)
         if counts[k] == 0:
             blanks += 1
-            blank_right += int(peaks.sum()) == 0
+            blank_right += found == 0
     return {"ink_iou": float(inter / max(union, 1)), "digit_count_right": float(np.mean(right)),
             "blank_no_centre": float(blank_right / max(blanks, 1)), "n": len(grids),
             "digit_count_right_by_source": {s: float(np.mean(v)) for s, v in sorted(by_source.items())}}

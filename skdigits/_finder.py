@@ -31,7 +31,7 @@ import numpy as np
 from . import _onnx_proto as proto
 from ._ink import _labelled, stroke_width
 
-__all__ = ["Located", "locate", "finder_input", "finder_onnx", "expected_shapes", "split_at_centres"]
+__all__ = ["Located", "locate", "finder_input", "finder_onnx", "expected_shapes", "peaks", "split_at_centres"]
 
 # Convolutions of the network, in order: (name, filters, dilation). "stem" runs
 # at the input's resolution, "downN*" at 1 / 2**N of it, each level after a
@@ -181,12 +181,10 @@ class Located:
         Where ink belongs to a digit.
     centres : ndarray of float (n, 2)
         Each digit's centre (x, y), left to right.
-    scores : ndarray of float (n,)
-        The heatmap's peak at each centre.
     """
 
-    def __init__(self, zone, centres, scores):
-        self.zone, self.centres, self.scores = zone, centres, scores
+    def __init__(self, zone, centres):
+        self.zone, self.centres = zone, centres
 
 
 class Finder:
@@ -222,13 +220,17 @@ def located(ink, heat, size, scale, shape):
     ink, heat = ink[:half[0], :half[1]], heat[:half[0], :half[1]]
     height, width = shape
     zone = cv2.resize(ink, (width, height), interpolation=cv2.INTER_LINEAR) >= INK_PROBABILITY
-    peaks = (heat >= cv2.dilate(heat, np.ones((PEAK_WINDOW, PEAK_WINDOW), np.uint8))) & (heat >= CENTRE_PROBABILITY)
-    rows, cols = np.nonzero(peaks)
+    rows, cols = np.nonzero(peaks(heat))
     order = np.argsort(cols, kind="stable")
     # Cell (r, c) covers grid pixels 2r..2r+1: its centre is grid pixel 2r + 1, or (2r + 1) / scale in the picture.
     centres = np.stack([(2 * cols[order] + 1) / scale, (2 * rows[order] + 1) / scale], axis=1) if rows.size \
         else np.zeros((0, 2))
-    return Located(zone, centres, heat[rows[order], cols[order]])
+    return Located(zone, centres)
+
+
+def peaks(heat):
+    """Where the centre heatmap peaks: at least ``CENTRE_PROBABILITY``, the highest within ``PEAK_WINDOW`` cells."""
+    return (heat >= cv2.dilate(heat, np.ones((PEAK_WINDOW, PEAK_WINDOW), np.uint8))) & (heat >= CENTRE_PROBABILITY)
 
 
 def split_at_centres(mask, centres):
@@ -258,19 +260,20 @@ def split_at_centres(mask, centres):
         yy, xx = np.mgrid[y:y + h, x:x + w]
         nearest = np.argmin((xx[None] - inside[:, 0, None, None]) ** 2 + (yy[None] - inside[:, 1, None, None]) ** 2,
                             axis=0)
+        # A pixel whose neighbour to either side, above or below went to another centre.
+        across, down = nearest[:, 1:] != nearest[:, :-1], nearest[1:] != nearest[:-1]
         border = np.zeros((h, w), bool)
-        border[:, 1:] |= nearest[:, 1:] != nearest[:, :-1]
-        border[:, :-1] |= nearest[:, 1:] != nearest[:, :-1]
-        border[1:] |= nearest[1:] != nearest[:-1]
-        border[:-1] |= nearest[1:] != nearest[:-1]
+        border[:, 1:] |= across
+        border[:, :-1] |= across
+        border[1:] |= down
+        border[:-1] |= down
         out[y:y + h, x:x + w] &= ~(border & (labels[y:y + h, x:x + w] == mark))
     return out
 
 
 def locate(contrast, level, mask):
-    """Run the shipped finder on a picture's contrast map: a :class:`Located`, or None if no finder ships."""
-    finder = load_finder()
-    return None if finder is None else finder.locate(contrast, level, mask)
+    """Run the shipped finder on a picture's contrast map: a :class:`Located`."""
+    return load_finder().locate(contrast, level, mask)
 
 
 def finder_path():
@@ -279,39 +282,23 @@ def finder_path():
 
 def finder_record():
     """The record of how the shipped finder was trained (command, revision, seed, data, fit time, scores)."""
-    with open(os.path.join(os.path.dirname(__file__), "data", RECORD)) as fh:
+    with open(os.path.join(os.path.dirname(finder_path()), RECORD)) as fh:
         return json.load(fh)
 
 
 @functools.lru_cache(maxsize=1)
 def load_finder():
-    """The shipped finder, its tensors checked against ``expected_shapes`` and the record's SHA-256; None if absent."""
-    path = finder_path()
-    if not os.path.exists(path):
-        return None
-    return Finder(read_finder_tensors(path, finder_record()["tensors_sha256"]))
+    """The shipped finder, its tensors checked against ``expected_shapes`` and the record's SHA-256."""
+    return Finder(read_finder_tensors(finder_path(), finder_record()["tensors_sha256"]))
 
 
 def read_finder_tensors(path, checksum):
-    """A finder file's tensors: names, shapes, dtype, finiteness and SHA-256 checked; only tensors are read."""
-    from safetensors import SafetensorError, safe_open
+    """A finder file's tensors, checked as a model file's are: names, shapes, dtype, finiteness and ``checksum``.
 
-    from ._model_files import ModelFileError, tensors_sha256
+    Only tensors are read (safetensors), by the model files' own checks.
+    """
+    from ._model_files import _check_tensor_shapes, _read_tensors
 
     expected = expected_shapes()
-    try:
-        with safe_open(path, framework="numpy") as file:
-            if set(file.keys()) != set(expected):
-                raise ModelFileError(f"{path}: its tensors {sorted(file.keys())} are not the finder's")
-            for name, shape in expected.items():
-                if tuple(file.get_slice(name).get_shape()) != shape:
-                    raise ModelFileError(f"{path}: tensor {name} has the wrong shape (needs {list(shape)})")
-            tensors = {name: file.get_tensor(name) for name in expected}
-    except SafetensorError as exc:
-        raise ModelFileError(f"{path}: damaged or truncated safetensors data ({exc})") from None
-    for name, tensor in tensors.items():
-        if tensor.dtype != np.float32 or not np.all(np.isfinite(tensor)):
-            raise ModelFileError(f"{path}: tensor {name} is not finite float32")
-    if tensors_sha256(tensors) != checksum:
-        raise ModelFileError(f"{path}: its weights do not match the SHA-256 of its record: damaged or altered")
-    return tensors
+    _check_tensor_shapes(path, expected)
+    return _read_tensors(path, expected, checksum, checksum_from=f"its record ({RECORD})")

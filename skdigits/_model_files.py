@@ -559,8 +559,11 @@ def _build_network(estimator, fitted):
     estimator.history_ = fitted["history_"]
 
 
-def _read_tensors(path, expected, checksum):
-    """The file's tensors (their names and shapes already checked against ``expected``), checked and returned."""
+def _read_tensors(path, expected, checksum, checksum_from="its header"):
+    """The file's tensors (their names and shapes already checked against ``expected``), checked and returned.
+
+    ``checksum`` is their SHA-256 as ``checksum_from`` gives it (named in the error when they differ).
+    """
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -580,7 +583,7 @@ def _read_tensors(path, expected, checksum):
                       "cannot be found; save it again with skdigits.save_model to add one", UserWarning,
                       stacklevel=3)
     elif tensors_sha256(tensors) != checksum:
-        raise _fail(path, "its weights do not match the SHA-256 in its header: the file was damaged or altered")
+        raise _fail(path, f"its weights do not match the SHA-256 in {checksum_from}: the file was damaged or altered")
     return tensors
 
 
