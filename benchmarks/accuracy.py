@@ -34,8 +34,8 @@ from _common import best_of, environment, median_latency, timed, write_json  # n
 import keras  # noqa: E402
 
 from skdigits import CNNDigitClassifier, load_mnist  # noqa: E402
-from skdigits._input import training_datasets  # noqa: E402
-from skdigits._network import (  # noqa: E402
+from skdigits.estimator._input import training_datasets  # noqa: E402
+from skdigits.estimator._network import (  # noqa: E402
     LOSSES,
     PREDICT_BATCH,
     OneCycle,
@@ -173,7 +173,7 @@ def fit_plain_keras(clf, seed, data):
     if batch_size == "auto":
         batch_size = auto_batch_size(int(len(X) * (1.0 - p["validation_fraction"])))
     # The same input pipeline as the estimator's: Keras's own one for arrays
-    # pauses at epoch boundaries (see skdigits/_input.py).
+    # pauses at epoch boundaries (see skdigits/estimator/_input.py).
     train, validation = training_datasets(X, Y, batch_size=batch_size,
                                           validation_fraction=p["validation_fraction"], seed=seed)
     history = model.fit(train, validation_data=validation, epochs=p["epochs"], callbacks=callbacks, verbose=2)

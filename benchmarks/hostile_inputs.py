@@ -31,7 +31,7 @@ from _common import (dots, environment, free_port, png_bytes, sixteen_bit_png, s
                      text_chunk_bomb, write_json)
 
 from skdigits import ImageError, ModelFileError, find_digits, load_model  # noqa: E402
-from skdigits._model_files import METADATA_KEY  # noqa: E402
+from skdigits.model_files._model_files import METADATA_KEY  # noqa: E402
 
 PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data",
                           "pretrained.safetensors")
@@ -182,7 +182,7 @@ def model_files(flips):
 
 
 def npy_files():
-    from skdigits._cli import main
+    from skdigits.apps._cli import main
 
     header = repr({"descr": "|u1", "fortran_order": False, "shape": (100_000_000, 28, 28)}).encode()
     header += b" " * (-(len(header) + 11) % 64) + b"\n"

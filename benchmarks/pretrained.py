@@ -1,7 +1,7 @@
 """Make the pretrained model that ships with skdigits, and its record.
 
 Fits ``CNNDigitClassifier(random_state=SEED, augment_ink=True)`` (every other
-parameter at its default; ``skdigits._model_files.PRETRAINED_PARAMS``) on the
+parameter at its default; ``skdigits.model_files._model_files.PRETRAINED_PARAMS``) on the
 60,000 MNIST training images and on the first 30,000 of them rendered as small
 degraded photos and read back through ``to_mnist`` (``photo_digits.py``;
 ``--photo-digits 0`` leaves them out), scores it on the 10,000 test images, saves it
@@ -34,7 +34,7 @@ from _common import environment, timed, write_json  # noqa: E402
 from photo_digits import photo_digits  # noqa: E402
 
 from skdigits import CNNDigitClassifier, load_mnist, load_model, save_model  # noqa: E402
-from skdigits._model_files import FORMAT_VERSION, PRETRAINED_PARAMS, tensors_sha256  # noqa: E402
+from skdigits.model_files._model_files import FORMAT_VERSION, PRETRAINED_PARAMS, tensors_sha256  # noqa: E402
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data")
 

@@ -101,7 +101,7 @@ def serve_start(repeat):
 
 
 def averaging_cost(X):
-    from skdigits._model_files import _load, pretrained_path
+    from skdigits.model_files._model_files import _load, pretrained_path
 
     keras_model = _load(pretrained_path(), "keras")
     models = {"onnx": {True: _load(pretrained_path(), "onnx", tta=True), False: _load(pretrained_path(), "onnx",

@@ -1,4 +1,4 @@
-"""Train the reader's learned stage, the finder (``skdigits._finder``), and write its record.
+"""Train the reader's learned stage, the finder (``skdigits.reader._finder``), and write its record.
 
 Scenes are made from MNIST *training* digits only (the benchmarks read test
 digits): every condition of ``photos.py`` (notebook photos, and the surfaces of
@@ -42,9 +42,9 @@ from _common import PAD, environment, write_json  # noqa: E402
 from photos import CONDITIONS, SURFACES, make_photo  # noqa: E402
 
 from skdigits import load_mnist  # noqa: E402
-from skdigits._finder import finder_input  # noqa: E402
-from skdigits._images import _rgb_and_size, dark_ink  # noqa: E402
-from skdigits._ink import find_ink  # noqa: E402
+from skdigits.reader._finder import finder_input  # noqa: E402
+from skdigits.reader._images import _rgb_and_size, dark_ink  # noqa: E402
+from skdigits.reader._ink import find_ink  # noqa: E402
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data")
 SOURCES = CONDITIONS + SURFACES + ("pad", "mnist")
@@ -206,7 +206,7 @@ def losses():
 
 def scores(model, grids, zones, heats, sources, counts):
     """What the finder gets right on examples: ink IoU, exact digit counts, blanks with no centre."""
-    from skdigits._finder import INK_PROBABILITY, peaks
+    from skdigits.reader._finder import INK_PROBABILITY, peaks
 
     out = 1 / (1 + np.exp(-model.predict(grids[..., None].astype(np.float32), batch_size=32, verbose=0)))
     inter = union = 0
@@ -258,16 +258,16 @@ def main(argv=None):
     import keras
     from safetensors.numpy import save_file
 
-    from skdigits._finder_network import build_finder, finder_tensors
-    from skdigits._model_files import tensors_sha256
-    from skdigits._runtime import limit_tensorflow_threads
+    from skdigits.reader._finder_network import build_finder, finder_tensors
+    from skdigits.model_files._model_files import tensors_sha256
+    from skdigits.estimator._runtime import limit_tensorflow_threads
 
     limit_tensorflow_threads()
     keras.utils.set_random_seed(args.seed)
     model = build_finder()
     stage = None
     if args.init:
-        from skdigits._finder import read_finder_tensors
+        from skdigits.reader._finder import read_finder_tensors
 
         with open(os.path.splitext(args.init)[0] + ".json") as fh:
             stage = json.load(fh)

@@ -12,22 +12,22 @@ from ._version import __version__  # noqa: E402
 # first use, so that `import skdigits` (and the command line's start-up, which
 # must silence TensorFlow before importing it) does not import TensorFlow.
 _EXPORTS = {
-    "CNNDigitClassifier": "._classifier",
-    "ImageError": "._images",
-    "MNISTPreprocessor": "._preprocessor",
-    "ModelFileError": "._model_files",
-    "Reading": "._reading",
-    "find_digits": "._images",
+    "CNNDigitClassifier": ".estimator._classifier",
+    "ImageError": ".reader._images",
+    "MNISTPreprocessor": ".reader._preprocessor",
+    "ModelFileError": ".model_files._model_files",
+    "Reading": ".reader._reading",
+    "find_digits": ".reader._images",
     "load_idx": "._datasets",
     "load_mnist": "._datasets",
-    "load_model": "._model_files",
-    "load_pretrained": "._model_files",
-    "pretrained_record": "._model_files",
-    "read_digits": "._reading",
-    "read_many": "._bulk",
-    "read_image": "._images",
-    "save_model": "._model_files",
-    "to_mnist": "._images",
+    "load_model": ".model_files._model_files",
+    "load_pretrained": ".model_files._model_files",
+    "pretrained_record": ".model_files._model_files",
+    "read_digits": ".reader._reading",
+    "read_many": ".reader._bulk",
+    "read_image": ".reader._images",
+    "save_model": ".model_files._model_files",
+    "to_mnist": ".reader._images",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -22,7 +22,7 @@ FAST = dict(epochs=6, batch_size=64, random_state=0)
 # @pytest.mark.slow, these are marked here as a whole.
 SLOW_MODULES = {"test_benchmarks.py", "test_web.py", "test_common.py"}
 SLOW_FIXTURES = {"mnist_model", "mnist_small", "live_server"}
-SLOW_DOCTESTS = {"skdigits._classifier.CNNDigitClassifier", "skdigits._model_files.save_model"}
+SLOW_DOCTESTS = {"skdigits.estimator._classifier.CNNDigitClassifier", "skdigits.model_files._model_files.save_model"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -101,7 +101,7 @@ def live_server(pretrained):
 
     import uvicorn
 
-    from skdigits._server import create_app, loopback_hosts, uvicorn_options
+    from skdigits.apps._server import create_app, loopback_hosts, uvicorn_options
 
     # As `skdigits serve` runs it: the same limits on connections and Host names.
     app = create_app(pretrained, description={"source": "pretrained", "file": "pretrained.safetensors"},

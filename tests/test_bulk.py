@@ -15,9 +15,9 @@ from conftest import png_bytes
 from PIL import Image
 
 from skdigits import load_mnist, read_many
-from skdigits._bulk import MIN_PER_WORKER, _tasks, image_files
-from skdigits._cli import main
-from skdigits._jsonl import JsonLinesOutput
+from skdigits.reader._bulk import MIN_PER_WORKER, _tasks, image_files
+from skdigits.apps._cli import main
+from skdigits.reader._jsonl import JsonLinesOutput
 
 N_PHOTOS = 64
 

@@ -477,7 +477,7 @@ def test_partial_fit_errors(digits):
 
 
 def test_one_cycle_schedule_warms_up_then_decays_to_zero():
-    from skdigits._network import OneCycle
+    from skdigits.estimator._network import OneCycle
 
     schedule = OneCycle(0.01, epochs=4, warmup=0.25)
     assert schedule.rate(0.0) == pytest.approx(0.001)
@@ -510,7 +510,7 @@ def test_one_cycle_and_auto_batch_fit(digits):
 
 @pytest.mark.parametrize("n, batch", [(100, 32), (3_200, 32), (20_000, 200), (54_000, 512), (600_000, 512)])
 def test_auto_batch_size(n, batch):
-    from skdigits._network import auto_batch_size
+    from skdigits.estimator._network import auto_batch_size
 
     assert auto_batch_size(n) == batch
 
@@ -523,7 +523,7 @@ def test_bad_batch_size(digits, value, error):
 
 
 def test_shifted_views_repeat_the_edge():
-    from skdigits._network import shifted_views
+    from skdigits.estimator._network import shifted_views
 
     X = np.arange(24, dtype=np.float32).reshape(2, 12)  # two 3x4 images
     views = shifted_views(X, (3, 4)).reshape(5, 2, 3, 4)
@@ -536,7 +536,7 @@ def test_shifted_views_repeat_the_edge():
 
 @pytest.mark.slow
 def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model, monkeypatch):
-    from skdigits._network import predict_in_batches
+    from skdigits.estimator._network import predict_in_batches
 
     _, X_test, _, _ = mnist_small
     X = X_test[:50]
@@ -553,9 +553,9 @@ def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model, m
     averaged = mnist_model.predict_proba(X)
     np.testing.assert_allclose(averaged, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
     # In chunks of other sizes (the last one padded), the same numbers.
-    import skdigits._network
+    import skdigits.estimator._network
 
-    monkeypatch.setattr(skdigits._network, "PREDICT_BATCH", 7)
+    monkeypatch.setattr(skdigits.estimator._network, "PREDICT_BATCH", 7)
     np.testing.assert_allclose(mnist_model.predict_proba(X), averaged, rtol=1e-5, atol=1e-7)
     try:
         # A prediction-time switch: no refit, one pass over the image alone.
@@ -571,7 +571,7 @@ def test_tta_averages_the_network_over_shifted_views(mnist_small, mnist_model, m
 def test_random_ink_thickens_thins_and_blurs_in_training_only():
     import keras
 
-    from skdigits._layers import RandomInk
+    from skdigits.estimator._layers import RandomInk
 
     images = np.zeros((2, 12, 12, 1), np.float32)
     images[:, 3:9, 5:7] = 1.0  # a bar two pixels wide

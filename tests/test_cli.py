@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from skdigits import load_mnist, load_model
-from skdigits._cli import main
+from skdigits.apps._cli import main
 
 
 @pytest.fixture(scope="module")

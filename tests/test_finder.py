@@ -1,4 +1,4 @@
-"""The reader's learned stage (skdigits._finder): its graph, its file, and what it changes in a reading."""
+"""The reader's learned stage (skdigits.reader._finder): its graph, its file, and what it changes in a reading."""
 
 import shutil
 
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from skdigits import find_digits, load_mnist, read_digits, to_mnist
-from skdigits._finder import (ENCODER, Finder, expected_shapes, finder_input, finder_path, finder_record,
+from skdigits.reader._finder import (ENCODER, Finder, expected_shapes, finder_input, finder_path, finder_record,
                               load_finder, located, read_finder_tensors, split_at_centres)
-from skdigits._images import NoDigitError
-from skdigits._model_files import ModelFileError
+from skdigits.reader._images import NoDigitError
+from skdigits.model_files._model_files import ModelFileError
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_finder_file_damage_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_onnx_graph_computes_what_keras_computes():
-    from skdigits._finder_network import build_finder, finder_tensors
+    from skdigits.reader._finder_network import build_finder, finder_tensors
 
     model = build_finder()
     rng = np.random.default_rng(0)

@@ -13,9 +13,9 @@ from conftest import text_chunk_bomb
 from PIL import Image
 
 from skdigits import ImageError, find_digits, read_image
-from skdigits import _images
-from skdigits._images import ImageTooComplexError, ImageTooLargeError
-from skdigits._ink import digit_groups
+from skdigits.reader import _images
+from skdigits.reader._images import ImageTooComplexError, ImageTooLargeError
+from skdigits.reader._ink import digit_groups
 
 
 def cpu_seconds(fn, *args, **kwargs):

@@ -4,7 +4,7 @@ from PIL import Image
 from sklearn.pipeline import make_pipeline
 
 from skdigits import ImageError, MNISTPreprocessor, load_mnist, read_image, to_mnist
-from skdigits import _images
+from skdigits.reader import _images
 
 
 def photo(digit, rng, *, scale=7, size=(320, 260), offset=(30, 50), dark_ink=True, noise=0.04):
@@ -77,7 +77,7 @@ def test_polarity_colour_and_alpha(test_digits, rng):
 
 
 def test_a_page_on_a_dark_desk_is_dark_ink_on_light(test_digits):
-    from skdigits._images import dark_ink
+    from skdigits.reader._images import dark_ink
 
     # A grey page in a shadow fills a quarter of the photo, the dark desk all the rest:
     # the picture's median is dark, as its border is, but the page in the middle is not.
@@ -196,7 +196,7 @@ def test_trained_model_reads_photos_like_mnist(test_digits, rng, mnist_model):
 
 
 def test_processing_size_is_bounded():
-    from skdigits import _ink
+    from skdigits.reader import _ink
 
     assert _ink.WORK_SIDE <= 1024 and _images.DECODE_SIDE <= _ink.WORK_SIDE
     assert _images.MAX_PIXELS < 8000 * 8000

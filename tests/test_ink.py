@@ -1,10 +1,11 @@
-"""Each step of the ink finding (skdigits/_ink.py) on small synthetic pictures, then the whole of it."""
+"""Each step of the ink finding (skdigits/reader/_ink.py) on small synthetic pictures, then the whole of it."""
 
 import cv2
 import numpy as np
 import pytest
 
-from skdigits import _ink, find_digits, load_mnist, read_digits, to_mnist
+from skdigits import find_digits, load_mnist, read_digits, to_mnist
+from skdigits.reader import _ink
 
 PAPER = np.array([0.95, 0.94, 0.9], dtype=np.float32)  # warm white, RGB
 BLUE_PEN = np.array([0.1, 0.2, 0.6], dtype=np.float32)
@@ -372,7 +373,7 @@ def test_a_faint_digit_in_a_number_is_found(digits, monkeypatch):
         write(picture, X[k], 40, 30 + 130 * k, 80, pen=pen)
     found = find_digits(picture)
     assert len(found.boxes) == 3 and 150 < found.boxes[1][0] < 200
-    monkeypatch.setattr("skdigits._images.faint_digits", lambda ink, *args: np.zeros_like(ink.mask))
+    monkeypatch.setattr("skdigits.reader._images.faint_digits", lambda ink, *args: np.zeros_like(ink.mask))
     assert len(find_digits(picture).boxes) == 2   # the thresholds alone miss it
     monkeypatch.undo()
     # After the last digit too, but not a straight line there (a margin line, the page's
@@ -473,7 +474,7 @@ def test_a_digit_touching_the_pictures_side_ends_the_number(digits, monkeypatch)
     assert (_ink.darkness(picture, light_ink=False)[:, -1] > 0.3).any()
     reading = read_digits(np.uint8(picture * 255))
     assert reading.text == "".join(str(v) for v in y[:4]) and reading.boxes[3][2] == 445
-    monkeypatch.setattr("skdigits._images.edge_digits", lambda labels, stats, groups, shape: groups)
+    monkeypatch.setattr("skdigits.reader._images.edge_digits", lambda labels, stats, groups, shape: groups)
     assert len(find_digits(picture).boxes) == 3   # without the step, the cut digit is dropped
     monkeypatch.undo()
     # At the other side, neither the page's shadow lying along it nor a straight mark reaching it.
@@ -793,6 +794,6 @@ def test_a_single_digit_beside_a_long_line_is_the_digit(digits, monkeypatch):
     found = find_digits(picture, single=True)
     assert len(found.boxes) == 1 and found.boxes[0][0] > 100
     never = lambda lengths, areas, pieces: np.zeros(len(areas), bool)  # noqa: E731
-    monkeypatch.setattr("skdigits._images.long_lines", never)
+    monkeypatch.setattr("skdigits.reader._images.long_lines", never)
     monkeypatch.setattr(_ink, "long_lines", never)
     assert find_digits(picture, single=True).boxes[0][0] < 50   # without the step, the line is taken

@@ -1,9 +1,9 @@
-"""The training input pipelines (skdigits._input)."""
+"""The training input pipelines (skdigits.estimator._input)."""
 
 import numpy as np
 import pytest
 
-from skdigits._input import batches, training_datasets
+from skdigits.estimator._input import batches, training_datasets
 
 
 def _rows(dataset):

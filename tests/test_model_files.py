@@ -17,7 +17,7 @@ from skdigits import (
     pretrained_record,
     save_model,
 )
-from skdigits._model_files import _PARAMS_ADDED, FORMAT_VERSION, MAX_HEADER_BYTES, METADATA_KEY, PRETRAINED_PARAMS
+from skdigits.model_files._model_files import _PARAMS_ADDED, FORMAT_VERSION, MAX_HEADER_BYTES, METADATA_KEY, PRETRAINED_PARAMS
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def test_every_tampering_is_refused_by_name(saved, tmp_path, name):
 
 
 def test_a_tampering_is_refused_before_the_network_is_built(saved, tmp_path, monkeypatch):
-    import skdigits._model_files as model_files
+    import skdigits.model_files._model_files as model_files
 
     def never(*args):
         raise AssertionError("the network was built")
@@ -226,8 +226,8 @@ def test_a_file_from_before_checksums_loads_with_a_warning(saved, tmp_path, digi
                                     dict(filters=8, dense_units=16, kernel_size=5)])
 @pytest.mark.parametrize("image_shape", [(28, 28), (8, 8), (1, 13)])
 def test_the_shapes_a_file_is_checked_against_are_those_the_builder_makes(params, image_shape):
-    from skdigits._architecture import expected_shapes
-    from skdigits._network import build_cnn
+    from skdigits.estimator._architecture import expected_shapes
+    from skdigits.estimator._network import build_cnn
 
     clf = CNNDigitClassifier(**params)
     model = build_cnn(image_shape, 7, filters=clf.filters, conv_blocks=clf.conv_blocks,

@@ -11,8 +11,8 @@ from sklearn.datasets import load_digits
 from sklearn.pipeline import make_pipeline
 
 from skdigits import CNNDigitClassifier, MNISTPreprocessor, load_mnist, load_model, load_pretrained, save_model
-from skdigits._cli import main
-from skdigits._onnx import OnnxDigitClassifier
+from skdigits.apps._cli import main
+from skdigits.model_files._onnx import OnnxDigitClassifier
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def both(pretrained):
 @pytest.mark.parametrize("tta", [True, False])
 @pytest.mark.slow
 def test_the_pretrained_model_agrees_on_all_of_mnist_test(pretrained, mnist_test, tta):
-    from skdigits._model_files import _load, pretrained_path
+    from skdigits.model_files._model_files import _load, pretrained_path
 
     X_test, y_test = mnist_test
     onnx_model = _load(pretrained_path(), "onnx", tta=tta)
@@ -80,7 +80,7 @@ def test_averaging_over_odd_sides_agrees(tmp_path):
 def test_the_graph_is_valid_onnx_of_the_ops_written(tta):
     import onnx
 
-    from skdigits._model_files import _load, pretrained_path
+    from skdigits.model_files._model_files import _load, pretrained_path
 
     model = onnx.load_from_string(_load(pretrained_path(), "onnx", tta=tta).onnx_model_)
     onnx.checker.check_model(model, full_check=True)
@@ -114,8 +114,9 @@ def test_predicting_and_reading_never_import_tensorflow(tmp_path):
     code = (
         "import sys\n"
         "import numpy as np\n"
+        "import skdigits.reader, skdigits.model_files, skdigits.apps\n"
         "from skdigits import load_pretrained, read_digits\n"
-        "from skdigits._cli import main\n"
+        "from skdigits.apps._cli import main\n"
         "path = sys.argv[1]\n"
         "assert load_pretrained(runtime='onnx').predict(np.zeros((1, 784))).shape == (1,)\n"
         "print(read_digits(path).text)\n"
@@ -166,7 +167,7 @@ def test_in_a_pipeline_pickled_and_refusing_what_it_cannot_do(both, mnist_test):
 
 
 def test_the_server_runs_on_onnx_by_default():
-    from skdigits._server import model_description
+    from skdigits.apps._server import model_description
 
     description = model_description(None)
     assert description["runtime"] == "onnx" and "onnxruntime" in description and "tensorflow" not in description
@@ -176,7 +177,7 @@ def test_the_server_runs_on_onnx_by_default():
 def test_the_parameters_a_file_is_checked_against_are_the_estimators():
     import inspect
 
-    from skdigits._architecture import ESTIMATOR_PARAMS
+    from skdigits.estimator._architecture import ESTIMATOR_PARAMS
 
     parameters = inspect.signature(CNNDigitClassifier.__init__).parameters.values()
     assert tuple(p.name for p in parameters if p.kind == p.KEYWORD_ONLY) == ESTIMATOR_PARAMS

@@ -17,7 +17,7 @@ from conftest import canvas_png, number_png, png_bytes
 from starlette.testclient import TestClient
 
 from skdigits import load_mnist
-from skdigits._server import BatchedModel, create_app
+from skdigits.apps._server import BatchedModel, create_app
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +137,9 @@ def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(client, test
 
 
 def test_too_many_pixels_is_413(client, monkeypatch, test_digits):
-    import skdigits._images
+    import skdigits.reader._images
 
-    monkeypatch.setattr(skdigits._images, "MAX_PIXELS", 10_000)
+    monkeypatch.setattr(skdigits.reader._images, "MAX_PIXELS", 10_000)
     response = client.post("/api/predict", content=canvas_png(test_digits[0][0]), headers={"Content-Type": "image/png"})
     assert response.status_code == 413 and "too large" in response.json()["error"]
 
@@ -291,7 +291,7 @@ def test_serve_command(tmp_path):
     (["--model", "missing.safetensors"], "missing.safetensors"),
 ])
 def test_serve_refuses_bad_options(capsys, args, words):
-    from skdigits._cli import main
+    from skdigits.apps._cli import main
 
     assert main(["serve", *args]) == 2
     assert words in capsys.readouterr().err

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.testclient import TestClient
 
 from skdigits import load_mnist
-from skdigits._server import _Slots, create_app, loopback_hosts
+from skdigits.apps._server import _Slots, create_app, loopback_hosts
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_many_header_lines_are_431(live_server):
 
 @pytest.mark.slow
 def test_a_slow_head_is_408_and_the_connection_closed(live_server, monkeypatch):
-    from skdigits._http_limits import LimitedHttpToolsProtocol
+    from skdigits.apps._http_limits import LimitedHttpToolsProtocol
 
     monkeypatch.setattr(LimitedHttpToolsProtocol, "head_seconds", 0.5)
     lines = [b"GET /api/health HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"X-A: 1\r\n", b"X-B: 2\r\n"]
@@ -160,9 +160,9 @@ def test_a_slow_head_is_408_and_the_connection_closed(live_server, monkeypatch):
 
 @pytest.mark.slow
 def test_a_slow_body_is_408_and_the_connection_closed(live_server, monkeypatch):
-    import skdigits._server
+    import skdigits.apps._server
 
-    monkeypatch.setattr(skdigits._server, "BODY_SECONDS", 0.5)
+    monkeypatch.setattr(skdigits.apps._server, "BODY_SECONDS", 0.5)
     head = (b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
             b"Content-Length: 1000\r\n\r\n")
     status, seconds, data = _exchange(live_server, [head, b"x" * 10, b"x" * 10, b"x" * 10], pause=0.4)

@@ -1,4 +1,4 @@
-"""The finder network (``skdigits._finder``) built with Keras, for training; imports TensorFlow."""
+"""The finder network (``skdigits.reader._finder``) built with Keras, for training; imports TensorFlow."""
 
 from ._finder import DECODER, ENCODER, OUTPUTS, BN_EPSILON
 
@@ -8,7 +8,7 @@ __all__ = ["build_finder", "finder_tensors"]
 def build_finder():
     """The finder as a Keras model: (batch, H, W, 1) -> (batch, H / 2, W / 2, 2) logits.
 
-    The layers are named as ``skdigits._finder.expected_shapes`` names the
+    The layers are named as ``skdigits.reader._finder.expected_shapes`` names the
     tensors; ``finder_onnx`` writes the same network (sigmoid applied) as ONNX.
     """
     import keras

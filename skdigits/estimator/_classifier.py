@@ -38,7 +38,7 @@ class CNNDigitClassifier(ClassifierMixin, BaseWrapper):
     A scikit-learn classifier (``ClassifierMixin`` first, as scikit-learn
     requires) built on scikeras's ``BaseWrapper``, which routes parameters
     and runs the Keras training: it clones, pickles, and works in pipelines,
-    ``cross_val_score`` and ``GridSearchCV``. The network (see ``skdigits._network.build_cnn``) is the
+    ``cross_val_score`` and ``GridSearchCV``. The network (see ``skdigits.estimator._network.build_cnn``) is the
     report's: blocks of convolution, activation and max pooling (three by
     default), then a dense layer (batch-normalised), dropout and a softmax over the classes;
     training images are randomly rotated, zoomed and shifted.
@@ -91,7 +91,7 @@ class CNNDigitClassifier(ClassifierMixin, BaseWrapper):
     augment_ink : bool, default=False
         Random pen changes of the training images, in training only: a
         quarter drawn a pixel thicker on every side, a tenth thinner, and
-        three in ten blurred (see ``skdigits._layers.RandomInk``). For models
+        three in ten blurred (see ``skdigits.estimator._layers.RandomInk``). For models
         that read photos, where pens and resolutions vary: the pretrained
         model is trained with it. Skipped below 16 pixels on a side, as
         ``augment``.

@@ -5,7 +5,7 @@ limit on its size or on the time it takes to arrive: a client could send a
 300 MB header, or hold a connection open by sending one byte a minute. The
 protocol below is uvicorn's own httptools protocol with two limits added;
 everything else (keep-alive, pipelining, bodies, the ASGI cycle) is uvicorn's.
-The body's own limits (size, time) are the app's (``skdigits._server``).
+The body's own limits (size, time) are the app's (``skdigits.apps._server``).
 """
 
 import json

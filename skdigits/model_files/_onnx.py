@@ -1,8 +1,8 @@
 """The digit CNN as an ONNX graph, run by ONNX Runtime: predictions without TensorFlow.
 
 The graph is written by ``onnx_model`` from the model's parameters, op by op
-as ``skdigits._network.build_cnn`` builds the Keras network, as ONNX protobuf
-bytes (``skdigits._onnx_proto``); the weights are the model file's tensors. Nothing in a model
+as ``skdigits.estimator._network.build_cnn`` builds the Keras network, as ONNX protobuf
+bytes (``skdigits.model_files._onnx_proto``); the weights are the model file's tensors. Nothing in a model
 file is taken as a program: a file only says how many filters, blocks and
 units, and holds the numbers.
 
@@ -14,7 +14,7 @@ are averaged there, so it costs one call.
 import numpy as np
 
 from . import _onnx_proto as proto
-from ._architecture import BN_EPSILON, TTA_SHIFTS, kernel_pair
+from ..estimator._architecture import BN_EPSILON, TTA_SHIFTS, kernel_pair
 
 __all__ = ["onnx_model", "OnnxDigitClassifier"]
 
@@ -173,7 +173,7 @@ class OnnxDigitClassifier:
     @property
     def session(self):
         if self._session is None:
-            from ._threads import thread_limit
+            from .._threads import thread_limit
 
             self._session = inference_session(self.onnx_model_, thread_limit())
         return self._session

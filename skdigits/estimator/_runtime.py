@@ -7,7 +7,7 @@ import tensorflow as tf
 # asks through this same module.
 from tensorflow.python.framework import config as _tf_config
 
-from ._threads import thread_limit  # noqa: F401 (re-exported)
+from .._threads import thread_limit  # noqa: F401 (re-exported)
 
 
 def limit_tensorflow_threads():

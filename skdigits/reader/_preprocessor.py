@@ -1,6 +1,6 @@
 """MNISTPreprocessor: the photo preprocessing as a scikit-learn transformer.
 
-Apart from ``skdigits._images`` so that reading a picture does not import
+Apart from ``skdigits.reader._images`` so that reading a picture does not import
 scikit-learn (most of a second), which only a pipeline needs.
 """
 

@@ -291,7 +291,7 @@ def _model_spec(model, runtime):
 
 
 def _load(spec):
-    from ._model_files import load_model, load_pretrained
+    from ..model_files._model_files import load_model, load_pretrained
 
     if spec[0] == "pretrained":
         return load_pretrained(runtime=spec[1])
@@ -419,7 +419,7 @@ def _model_plugin(spec):
             self.model = None
 
         def setup(self, worker):
-            from ._threads import thread_limit
+            from .._threads import thread_limit
 
             # A nanny sets OMP_NUM_THREADS to the worker's share; without one, cores per task thread.
             _limit_threads(thread_limit() or max(1, _cores() // worker.state.nthreads))

@@ -1,6 +1,6 @@
 """What network a set of parameters describes, known without importing Keras.
 
-``skdigits._network.build_cnn`` builds it with Keras; ``skdigits._onnx`` writes
+``skdigits.estimator._network.build_cnn`` builds it with Keras; ``skdigits.model_files._onnx`` writes
 the same network as an ONNX graph; the model files check a file's tensors
 against ``expected_shapes`` before either is built. The three are tested
 against one another (``tests/test_onnx.py``, ``tests/test_model_files.py``).

@@ -316,7 +316,7 @@ def dark_ink(rgb, invert="auto"):
 def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=False):
     """Turn a picture of one handwritten digit into a 28x28 MNIST-style image.
 
-    The pen strokes are found first (see ``skdigits._ink``: paper and
+    The pen strokes are found first (see ``skdigits.reader._ink``: paper and
     shadows, rulings of notebook paper, the page edge, the table and specks
     are told apart from the ink); then the steps that made MNIST: the ink cut
     out, its stroke width brought to MNIST's, scaled to fit a 20x20 box
@@ -384,8 +384,8 @@ class FoundDigits:
 def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, learned=False):
     """Find the handwritten digits in a picture, left to right, as MNIST-style images.
 
-    The ink is found by rules (``skdigits._ink``). With ``learned=True`` a
-    small network, the finder (``skdigits._finder``), then keeps the ink that
+    The ink is found by rules (``skdigits.reader._ink``). With ``learned=True`` a
+    small network, the finder (``skdigits.reader._finder``), then keeps the ink that
     belongs to digits, cuts digits that touch apart, and finds where no digit is.
 
     Parameters

@@ -24,7 +24,7 @@ from importlib import resources
 
 import numpy as np
 
-from ._architecture import ESTIMATOR_PARAMS, ROUTED_PREFIXES, expected_shapes
+from ..estimator._architecture import ESTIMATOR_PARAMS, ROUTED_PREFIXES, expected_shapes
 
 __all__ = ["ModelFileError", "save_model", "load_model", "load_pretrained", "pretrained_record"]
 
@@ -113,7 +113,7 @@ def save_model(estimator, path):
     from safetensors.numpy import save
     from sklearn.utils.validation import check_is_fitted
 
-    from ._classifier import CNNDigitClassifier
+    from ..estimator._classifier import CNNDigitClassifier
 
     if not isinstance(estimator, CNNDigitClassifier):
         raise TypeError(f"save_model saves a CNNDigitClassifier, got a {type(estimator).__name__}.")
@@ -154,7 +154,7 @@ def tensors_sha256(tensors):
 def _versions():
     import keras
 
-    from ._version import __version__
+    from .._version import __version__
 
     return {"skdigits": __version__, "keras": keras.__version__}
 
@@ -243,7 +243,7 @@ def load_model(path, *, runtime="keras"):
     path : str or path-like
     runtime : {"keras", "onnx"}, default="keras"
         "keras": the estimator itself, which can also be trained further.
-        "onnx": an :class:`~skdigits._onnx.OnnxDigitClassifier` that runs the
+        "onnx": an :class:`~skdigits.model_files._onnx.OnnxDigitClassifier` that runs the
         same network with ONNX Runtime, for predictions only, without
         importing TensorFlow (a fraction of a second to start, not seconds).
 
@@ -282,7 +282,7 @@ def _load(path, runtime, tta=None):
     _check_tensor_shapes(path, expected)
     if runtime == "onnx":
         return _onnx_classifier(params, fitted, _read_tensors(path, expected, header.get("tensors_sha256")), tta)
-    from ._classifier import CNNDigitClassifier
+    from ..estimator._classifier import CNNDigitClassifier
 
     estimator = CNNDigitClassifier(**vars(params))
     try:
@@ -294,7 +294,7 @@ def _load(path, runtime, tta=None):
 
 
 def _onnx_classifier(params, fitted, tensors, tta=None):
-    from ._architecture import MIN_AUGMENT_SIDE
+    from ..estimator._architecture import MIN_AUGMENT_SIDE
     from ._onnx import OnnxDigitClassifier, onnx_model
 
     tta = bool(params.tta if tta is None else tta) and min(fitted["image_shape_"]) >= MIN_AUGMENT_SIDE
@@ -426,7 +426,7 @@ def _checked_params(path, params):
     """The estimator's parameters from a file, checked as the estimator checks them (without importing it)."""
     from types import SimpleNamespace
 
-    from ._validation import check_params
+    from ..estimator._validation import check_params
 
     if not isinstance(params, dict):
         raise _fail(path, f"params must be a JSON object, got {type(params).__name__}")
@@ -545,7 +545,7 @@ def _check_tensor_shapes(path, expected):
 
 
 def _build_network(estimator, fitted):
-    from ._runtime import limit_tensorflow_threads
+    from ..estimator._runtime import limit_tensorflow_threads
 
     limit_tensorflow_threads()
     estimator.image_shape_ = fitted["image_shape_"]

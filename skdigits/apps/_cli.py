@@ -40,7 +40,7 @@ def _parse_set(items):
 
 def _load_data(path):
     """X_train, X_test, y_train, y_test from the bundled MNIST, an .npz, or a folder of IDX files."""
-    from ._datasets import load_idx, load_mnist
+    from .._datasets import load_idx, load_mnist
 
     if path is None:
         return load_mnist()
@@ -69,7 +69,7 @@ def _load_data(path):
 
 def _load_model(path, runtime="keras"):
     """The model at ``path``, or the pretrained one when ``path`` is None; CLIError if unusable."""
-    from ._model_files import load_model, load_pretrained
+    from ..model_files._model_files import load_model, load_pretrained
 
     try:
         return load_pretrained(runtime=runtime) if path is None else load_model(path, runtime=runtime)
@@ -78,7 +78,7 @@ def _load_model(path, runtime="keras"):
 
 
 def _save_model(clf, path):
-    from ._model_files import save_model
+    from ..model_files._model_files import save_model
 
     try:
         save_model(clf, path)
@@ -87,8 +87,8 @@ def _save_model(clf, path):
 
 
 def cmd_train(args):
-    from ._classifier import CNNDigitClassifier
-    from ._datasets import _subset
+    from ..estimator._classifier import CNNDigitClassifier
+    from .._datasets import _subset
 
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
@@ -153,8 +153,8 @@ def cmd_evaluate(args):
 
 def _bulk_inputs(args):
     """The checked options and inputs of predict and read: (inputs, output file or None)."""
-    from ._bulk import image_files
-    from ._jsonl import JsonLinesOutput
+    from ..reader._bulk import image_files
+    from ..reader._jsonl import JsonLinesOutput
 
     if args.resume and not args.output:
         raise CLIError("--resume continues the file of --output FILE.jsonl: name it")
@@ -183,7 +183,7 @@ def _bulk_command(args, what):
     """predict and read: files and folders, read by --jobs processes or on --dask, each record out as it comes."""
     import contextlib
 
-    from ._bulk import _read_inputs
+    from ..reader._bulk import _read_inputs
 
     inputs, output = _bulk_inputs(args)
     done = output.done if output is not None else set()
@@ -314,8 +314,8 @@ def cmd_convert(args):
     """Turn a trusted joblib pickle of a CNNDigitClassifier into a model file."""
     import joblib
 
-    from ._classifier import CNNDigitClassifier
-    from ._model_files import describe_file
+    from ..estimator._classifier import CNNDigitClassifier
+    from ..model_files._model_files import describe_file
 
     if not os.path.isfile(args.old):
         raise CLIError(f"{args.old}: no such file")
@@ -338,7 +338,7 @@ def cmd_convert(args):
 
 def cmd_export(args):
     """Write a model file's network as a standalone ONNX file, for other programs."""
-    from ._model_files import _load, pretrained_path
+    from ..model_files._model_files import _load, pretrained_path
 
     path = pretrained_path() if args.model == "pretrained" else args.model
     if not os.path.isfile(path):
@@ -362,7 +362,7 @@ def cmd_export(args):
 def cmd_info(args):
     from importlib.metadata import PackageNotFoundError, version
 
-    from ._version import __version__
+    from .._version import __version__
 
     def installed(name):
         try:
@@ -386,7 +386,7 @@ def cmd_info(args):
 
 def _pretrained_line():
     """What model predict and read use without --model."""
-    from ._model_files import pretrained_record
+    from ..model_files._model_files import pretrained_record
 
     try:
         record = pretrained_record()

@@ -1,6 +1,6 @@
 """The reader's learned stage: which ink belongs to a digit, and where each digit is.
 
-The rules of ``skdigits._ink`` find the ink: everything darker than the paper
+The rules of ``skdigits.reader._ink`` find the ink: everything darker than the paper
 that is not a ruling. What that ink *is* they cannot always tell: the box of a
 form, a board's frame, a note's edge or two digits that touch. A small fully
 convolutional network, the *finder*, looks at the contrast map the rules made
@@ -17,7 +17,7 @@ it; a picture with no centre at all holds "no digit".
 
 The network is written as an ONNX graph by :func:`finder_onnx` from the
 tensors in ``data/finder.safetensors`` (only tensors are read from the file)
-and run by ONNX Runtime; ``skdigits._finder_network`` builds the same network
+and run by ONNX Runtime; ``skdigits.reader._finder_network`` builds the same network
 with Keras for training (``benchmarks/train_finder.py``).
 """
 
@@ -28,7 +28,7 @@ import os
 import cv2
 import numpy as np
 
-from . import _onnx_proto as proto
+from ..model_files import _onnx_proto as proto
 from ._ink import _labelled, stroke_width
 
 __all__ = ["Located", "locate", "finder_input", "finder_onnx", "expected_shapes", "peaks", "split_at_centres"]
@@ -63,7 +63,7 @@ RECORD = "finder.json"
 
 
 def expected_shapes():
-    """The finder's tensors by name and shape (Keras layout), as ``skdigits._finder_network`` builds them."""
+    """The finder's tensors by name and shape (Keras layout), as ``skdigits.reader._finder_network`` builds them."""
     shapes, channels = {}, 1
     skips = {}
     for name, filters, _ in ENCODER:
@@ -197,8 +197,8 @@ class Finder:
     @property
     def session(self):
         if self._session is None:
-            from ._onnx import inference_session
-            from ._threads import thread_limit
+            from ..model_files._onnx import inference_session
+            from .._threads import thread_limit
 
             # One thread unless the process was given more: the rest of a reading is single-threaded.
             self._session = inference_session(self.onnx_model_, thread_limit() or 1)
@@ -277,7 +277,7 @@ def locate(contrast, level, mask):
 
 
 def finder_path():
-    return os.path.join(os.path.dirname(__file__), "data", FILE)
+    return os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", FILE)
 
 
 def finder_record():
@@ -297,7 +297,7 @@ def read_finder_tensors(path, checksum):
 
     Only tensors are read (safetensors), by the model files' own checks.
     """
-    from ._model_files import _check_tensor_shapes, _read_tensors
+    from ..model_files._model_files import _check_tensor_shapes, _read_tensors
 
     expected = expected_shapes()
     _check_tensor_shapes(path, expected)

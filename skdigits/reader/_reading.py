@@ -3,7 +3,7 @@
 import numpy as np
 
 from ._images import find_digits
-from ._model_files import load_pretrained
+from ..model_files._model_files import load_pretrained
 
 __all__ = ["read_digits", "Reading"]
 

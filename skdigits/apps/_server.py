@@ -12,7 +12,7 @@ What one request may cost is bounded: its body's size and the time it takes
 to arrive, the CPU time its picture's reading takes (``IMAGE_SECONDS``), and
 how many pictures are read at once (about one per core) or wait to be (more
 get 503 at once). ``serve`` adds limits on each connection's head
-(``skdigits._http_limits``), on connections, and on the ``Host`` names answered.
+(``skdigits.apps._http_limits``), on connections, and on the ``Host`` names answered.
 """
 
 import asyncio
@@ -35,7 +35,7 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ._images import ImageError, ImageTooComplexError, ImageTooLargeError, NoDigitError, find_digits
+from ..reader._images import ImageError, ImageTooComplexError, ImageTooLargeError, NoDigitError, find_digits
 
 __all__ = ["create_app", "serve", "default_workers", "BatchedModel", "MAX_BODY_BYTES", "loopback_hosts"]
 
@@ -71,7 +71,7 @@ MAX_DEFAULT_WORKERS = 4
 # Raw bodies must say they are images; anything else goes as multipart/form-data.
 _RAW_TYPES = ("image/", "application/octet-stream")
 
-WEB_ROOT = importlib.resources.files("skdigits") / "web"
+WEB_ROOT = importlib.resources.files("skdigits.apps") / "web"
 
 
 class BatchedModel:
@@ -244,7 +244,7 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
     --------
     >>> from starlette.testclient import TestClient
     >>> from skdigits import load_pretrained
-    >>> from skdigits._server import create_app
+    >>> from skdigits.apps._server import create_app
     >>> with TestClient(create_app(load_pretrained())) as client:
     ...     client.get("/api/health").json()["status"]
     'ok'
@@ -383,7 +383,7 @@ class _Slots:
 
 def _image_slots():
     """Pictures one process reads at once: its share of the cores (``SKDIGITS_NUM_THREADS``), at least 1."""
-    from ._threads import thread_limit
+    from .._threads import thread_limit
 
     return max(1, thread_limit() or os.cpu_count() or 1)
 
@@ -420,8 +420,8 @@ def model_description(path, runtime="onnx"):
     """What ``GET /api/model`` says about the model in ``path`` (None: the pretrained model) run by ``runtime``."""
     from importlib.metadata import version
 
-    from ._model_files import pretrained_record
-    from ._version import __version__
+    from ..model_files._model_files import pretrained_record
+    from .._version import __version__
 
     packages = ("onnxruntime",) if runtime == "onnx" else ("keras", "tensorflow")
     versions = {"skdigits": __version__, "runtime": runtime, **{name: version(name) for name in packages}}
@@ -442,8 +442,8 @@ def app_from_environment():
     """The app of one worker process of ``serve(workers=n)``: model and limit from the environment."""
     import cv2
 
-    from ._model_files import load_model, load_pretrained
-    from ._threads import thread_limit
+    from ..model_files._model_files import load_model, load_pretrained
+    from .._threads import thread_limit
 
     # OpenCV sizes its pool to every core, as TensorFlow does: held to this
     # worker's share, the workers' image work does not fight over the cores.
@@ -467,7 +467,7 @@ def default_workers():
 def uvicorn_options(*, host, port, verbose=False):
     """uvicorn's settings for ``serve``: the address, the logs, and the limits on each connection.
 
-    Heads are limited in size and time (``skdigits._http_limits``), a worker
+    Heads are limited in size and time (``skdigits.apps._http_limits``), a worker
     holds at most ``MAX_CONNECTIONS`` connections (more get 503), and an idle
     keep-alive connection is closed after 5 s.
     """
@@ -486,7 +486,7 @@ def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_
     its own copy from ``path`` with ``runtime`` ("onnx" or "keras") on its share of the cores.
     ``allowed_hosts`` (None: :func:`loopback_hosts` of ``host``) are the
     ``Host`` names answered. Each connection's head is limited in size and
-    time (``skdigits._http_limits``), and each worker holds at most
+    time (``skdigits.apps._http_limits``), and each worker holds at most
     ``MAX_CONNECTIONS`` connections.
     """
     import uvicorn
@@ -508,5 +508,5 @@ def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # workers on Keras: no start-up lines
     # Workers that each size TensorFlow's pools to every core would fight over them.
     os.environ.setdefault("SKDIGITS_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-    uvicorn.run("skdigits._server:app_from_environment", factory=True, workers=workers, **options)
+    uvicorn.run("skdigits.apps._server:app_from_environment", factory=True, workers=workers, **options)
     return True
