@@ -29,9 +29,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import best_of, environment, median_latency, timed, write_json  # noqa: E402
-
 import keras  # noqa: E402
+from _common import best_of, environment, median_latency, timed, write_json  # noqa: E402
 
 from skdigits import CNNDigitClassifier, load_mnist  # noqa: E402
 from skdigits.estimator._input import training_datasets  # noqa: E402

@@ -27,8 +27,16 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import (dots, environment, free_port, png_bytes, sixteen_bit_png, start_server,  # noqa: E402
-                     text_chunk_bomb, write_json)
+from _common import (  # noqa: E402
+    dots,
+    environment,
+    free_port,
+    png_bytes,
+    sixteen_bit_png,
+    start_server,
+    text_chunk_bomb,
+    write_json,
+)
 
 from skdigits import ImageError, ModelFileError, find_digits, load_model  # noqa: E402
 from skdigits.model_files._model_files import METADATA_KEY  # noqa: E402

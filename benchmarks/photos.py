@@ -50,7 +50,15 @@ from _common import environment, pad_png, write_json  # noqa: E402
 from _scenes import KINDS as SURFACES  # noqa: E402
 from _scenes import make_scene  # noqa: E402
 
-from skdigits import ImageError, find_digits, load_mnist, load_model, load_pretrained, read_digits, to_mnist  # noqa: E402
+from skdigits import (  # noqa: E402
+    ImageError,
+    find_digits,
+    load_mnist,
+    load_model,
+    load_pretrained,
+    read_digits,
+    to_mnist,
+)
 
 CONDITIONS = ("clean", "ruled", "squared", "shadow", "tilt", "pen", "specks", "lowres", "jpeg", "all")
 # Conditions that "all" can be drawn without (the paper is ruled or squared in any case).

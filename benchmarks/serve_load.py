@@ -35,9 +35,17 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import (PAD, environment, free_port, pad_png, png_bytes, sixteen_bit_png,  # noqa: E402
-                     start_server, text_chunk_bomb, write_json)
-
+from _common import (  # noqa: E402
+    PAD,
+    environment,
+    free_port,
+    pad_png,
+    png_bytes,
+    sixteen_bit_png,
+    start_server,
+    text_chunk_bomb,
+    write_json,
+)
 from PIL import Image  # noqa: E402
 
 from skdigits import load_mnist  # noqa: E402

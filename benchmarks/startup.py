@@ -30,7 +30,6 @@ from _common import environment, free_port, pad_png, write_json  # noqa: E402
 
 from skdigits import load_mnist  # noqa: E402
 
-
 # Runs a command and prints its peak resident memory. Linux carries a process's
 # peak over to the program it execs, so the command is started from this small
 # process, not from the benchmark, whose own peak it would otherwise report.

@@ -26,9 +26,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, write_json  # noqa: E402
-
 import keras  # noqa: E402
+from _common import environment, write_json  # noqa: E402
 
 # Learning rates tried per optimizer (seed 0, validation split only). A run
 # with three values each picked momentum's, Nesterov's and Adam's largest, so

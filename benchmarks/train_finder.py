@@ -258,9 +258,9 @@ def main(argv=None):
     import keras
     from safetensors.numpy import save_file
 
-    from skdigits.reader._finder_network import build_finder, finder_tensors
-    from skdigits.model_files._model_files import tensors_sha256
     from skdigits.estimator._runtime import limit_tensorflow_threads
+    from skdigits.model_files._model_files import tensors_sha256
+    from skdigits.reader._finder_network import build_finder, finder_tensors
 
     limit_tensorflow_threads()
     keras.utils.set_random_seed(args.seed)

@@ -15,8 +15,8 @@ from conftest import png_bytes
 from PIL import Image
 
 from skdigits import load_mnist, read_many
-from skdigits.reader._bulk import MIN_PER_WORKER, _tasks, image_files
 from skdigits.apps._cli import main
+from skdigits.reader._bulk import MIN_PER_WORKER, _tasks, image_files
 from skdigits.reader._jsonl import JsonLinesOutput
 
 N_PHOTOS = 64

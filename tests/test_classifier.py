@@ -7,17 +7,21 @@ import joblib
 import keras
 import numpy as np
 import pytest
+from conftest import FAST
 from scikeras.wrappers import BaseWrapper, KerasClassifier
 from sklearn.base import ClassifierMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv, cross_val_score
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    check_cv,
+    cross_val_score,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import get_tags
 
-from conftest import FAST
 from skdigits import CNNDigitClassifier
-
 
 # --- scikit-learn sees a classifier -------------------------------------------------
 

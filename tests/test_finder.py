@@ -7,10 +7,20 @@ import numpy as np
 import pytest
 
 from skdigits import find_digits, load_mnist, read_digits, to_mnist
-from skdigits.reader._finder import (ENCODER, Finder, expected_shapes, finder_input, finder_path, finder_record,
-                              load_finder, located, read_finder_tensors, split_at_centres)
-from skdigits.reader._images import NoDigitError
 from skdigits.model_files._model_files import ModelFileError
+from skdigits.reader._finder import (
+    ENCODER,
+    Finder,
+    expected_shapes,
+    finder_input,
+    finder_path,
+    finder_record,
+    load_finder,
+    located,
+    read_finder_tensors,
+    split_at_centres,
+)
+from skdigits.reader._images import NoDigitError
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,14 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import dots
+from conftest import dots, text_chunk_bomb
 from conftest import png_bytes as png
-from conftest import text_chunk_bomb
 from PIL import Image
 
 from skdigits import ImageError, find_digits, read_image
 from skdigits.reader import _images
 from skdigits.reader._images import ImageTooComplexError, ImageTooLargeError
-from skdigits.reader._ink import digit_groups
+from skdigits.reader._groups import digit_groups
 
 
 def cpu_seconds(fn, *args, **kwargs):

@@ -196,7 +196,7 @@ def test_trained_model_reads_photos_like_mnist(test_digits, rng, mnist_model):
 
 
 def test_processing_size_is_bounded():
-    from skdigits.reader import _ink
+    from skdigits.reader import _paper
 
-    assert _ink.WORK_SIDE <= 1024 and _images.DECODE_SIDE <= _ink.WORK_SIDE
+    assert _paper.WORK_SIDE <= 1024 and _images.DECODE_SIDE <= _paper.WORK_SIDE
     assert _images.MAX_PIXELS < 8000 * 8000

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from skdigits import find_digits, load_mnist, read_digits, to_mnist
-from skdigits.reader import _ink
+from skdigits.reader import _groups, _ink, _paper, _patch, _rulings
 
 PAPER = np.array([0.95, 0.94, 0.9], dtype=np.float32)  # warm white, RGB
 BLUE_PEN = np.array([0.1, 0.2, 0.6], dtype=np.float32)
@@ -42,14 +42,14 @@ def digits():
 
 
 @pytest.mark.parametrize("shape, short, long", [
-    ((28, 28), _ink.MIN_WORK_SIDE, _ink.MIN_WORK_SIDE),   # an MNIST digit: enlarged
-    ((60, 200), _ink.MIN_WORK_SIDE, 800),                 # a number of small digits: enlarged
-    ((20, 1000), 41, _ink.MAX_ENLARGED_SIDE),             # a thin strip: enlarged only so far
+    ((28, 28), _paper.MIN_WORK_SIDE, _paper.MIN_WORK_SIDE),   # an MNIST digit: enlarged
+    ((60, 200), _paper.MIN_WORK_SIDE, 800),                 # a number of small digits: enlarged
+    ((20, 1000), 41, _paper.MAX_ENLARGED_SIDE),             # a thin strip: enlarged only so far
     ((300, 400), 300, 400),                               # left as it is
-    ((2000, 4000), 512, _ink.WORK_SIDE),                  # a photo: reduced
+    ((2000, 4000), 512, _paper.WORK_SIDE),                  # a photo: reduced
 ])
 def test_pictures_are_brought_to_working_size(shape, short, long):
-    rgb, scale = _ink.to_work_size(np.ones(shape + (3,), np.float32))
+    rgb, scale = _paper.to_work_size(np.ones(shape + (3,), np.float32))
     assert (min(rgb.shape[:2]), max(rgb.shape[:2])) == (short, long)
     assert scale == pytest.approx(max(shape) / long, rel=0.01)
 
@@ -59,11 +59,11 @@ def test_darkness_counts_coloured_pens_as_dark_and_a_light_blue_ruling_as_light(
     picture[5:10, 5:10] = BLUE_PEN
     picture[5:10, 15:20] = [0.8, 0.1, 0.1]  # red pen
     picture[15:17] = RULING
-    dark = _ink.darkness(picture, light_ink=False)
+    dark = _paper.darkness(picture, light_ink=False)
     assert dark[7, 7] > 0.65 and dark[7, 17] > 0.65 and dark[0, 0] < 0.15
     # In the darkest channel (red) the ruling is half as dark as the blue pen: a thin pen's faint strokes were as light.
     assert dark[16, 0] < 0.45 * dark[7, 7]
-    inverted = _ink.darkness(1 - picture, light_ink=True)
+    inverted = _paper.darkness(1 - picture, light_ink=True)
     np.testing.assert_allclose(inverted, dark, atol=1e-6)
 
 
@@ -72,8 +72,8 @@ def test_contrast_cancels_a_shadow(digits):
     picture = write(page(), X[0], 60, 120, 110, pen=np.zeros(3, np.float32))
     shade = np.ones(picture.shape[:2], np.float32)
     shade[:, :160] = 0.5  # a hard-edged shadow over the left half, crossing the digit
-    dark = _ink.darkness(picture * shade[:, :, None], light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, min(dark.shape) / 4))
+    dark = _paper.darkness(picture * shade[:, :, None], light_ink=False)
+    con = _paper.contrast(dark, _paper.paper_level(dark, min(dark.shape) / 4))
     ink = cv2.resize(X[0], (110, 110)) > 128
     inside = np.zeros(dark.shape, bool)
     inside[60:170, 120:230] = ink
@@ -85,8 +85,8 @@ def test_contrast_cancels_a_shadow(digits):
 def test_stroke_width_of_bars():
     mask = np.zeros((60, 60), bool)
     mask[10:50, 10:16] = True
-    assert _ink.stroke_width(mask) == pytest.approx(6, abs=1.5)
-    assert _ink.stroke_width(np.ones((5, 5), bool)) < 10  # a full mask still has edges
+    assert _paper.stroke_width(mask) == pytest.approx(6, abs=1.5)
+    assert _paper.stroke_width(np.ones((5, 5), bool)) < 10  # a full mask still has edges
 
 
 def test_a_thick_blobby_digit_is_thinned_not_erased(digits):
@@ -97,8 +97,8 @@ def test_a_thick_blobby_digit_is_thinned_not_erased(digits):
     for digit in X[:6]:
         thin = cv2.resize(digit, (24, 24), interpolation=cv2.INTER_AREA) > 60
         fat = np.pad(cv2.dilate(thin.astype(np.uint8), np.ones((5, 5), np.uint8)), 10).astype(bool)
-        labels, stats, groups = _ink.digit_groups(fat)
-        patch = _ink.digit_patch(_ink.Ink(fat.astype(np.float32), fat, 1.0, 1.0, None), labels, stats, groups[0])
+        labels, stats, groups = _groups.digit_groups(fat)
+        patch = _patch.digit_patch(_ink.Ink(fat.astype(np.float32), fat, 1.0, 1.0, None), labels, stats, groups[0])
         assert (patch > 0.5).sum() > 0.5 * thin.sum()
 
 
@@ -107,7 +107,7 @@ def test_noise_level_ignores_a_dense_grid():
     con = (0.05 + rng.normal(0, 0.01, (201, 201))).astype(np.float32)
     con[::4] += 0.3
     con[:, ::4] += 0.3  # a grid line every 4 pixels: 44% of the page
-    median, spread = _ink.noise_level(con)
+    median, spread = _paper.noise_level(con)
     assert median == pytest.approx(0.05, abs=0.01) and spread == pytest.approx(0.01, abs=0.003)
 
 
@@ -118,7 +118,7 @@ def test_a_grid_covering_most_of_the_page_does_not_raise_the_noise_floor_over_th
     write(picture, X[0], 100, 150, 110, pen=np.array([0.05, 0.05, 0.1], np.float32))
     picture = np.clip(picture + np.random.default_rng(0).normal(0, 0.02, picture.shape), 0, 1).astype(np.float32)
     ink = _ink.find_ink(picture, light_ink=False)
-    assert ink.measured["floor"] <= _ink.FLOOR_CAP * ink.level + 1e-6 and ink.measured["rulings"] > 0
+    assert ink.measured["floor"] <= _paper.FLOOR_CAP * ink.level + 1e-6 and ink.measured["rulings"] > 0
     in_box = ink.mask[100:210, 150:260].sum()
     assert in_box > 1000 and ink.mask.sum() == in_box   # the digit, and none of the grid
     monkeypatch.setattr(_ink, "FLOOR_CAP", 10.0)   # the paper's noise measured on the grid: the pen is under it
@@ -128,18 +128,18 @@ def test_a_grid_covering_most_of_the_page_does_not_raise_the_noise_floor_over_th
 def test_rulings_are_found_and_a_digit_stroke_is_not(digits):
     X, _ = digits
     picture = rule(write(page(), X[1], 60, 120, 110), spacing=30)
-    dark = _ink.darkness(picture, light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, 60))
-    levels, level, angle = _ink.find_rulings(con, con > 0.1, 128, np.ones(con.shape, bool))
+    dark = _paper.darkness(picture, light_ink=False)
+    con = _paper.contrast(dark, _paper.paper_level(dark, 60))
+    levels, level, angle = _rulings.find_rulings(con, con > 0.1, 128, np.ones(con.shape, bool))
     ruled_rows = np.flatnonzero((levels > 0).mean(axis=1) > 0.9)
     assert set(range(15, 17)) <= set(ruled_rows) and angle == pytest.approx(0, abs=1)
     assert 0.1 < level < 0.6
     # A long straight pen stroke with paper around it, but not across the page, is no ruling.
     stroke = page()
     stroke[40:200, 150:156] = BLUE_PEN
-    dark = _ink.darkness(stroke, light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, 60))
-    levels, level, angle = _ink.find_rulings(con, con > 0.1, 128, np.ones(con.shape, bool))
+    dark = _paper.darkness(stroke, light_ink=False)
+    con = _paper.contrast(dark, _paper.paper_level(dark, 60))
+    levels, level, angle = _rulings.find_rulings(con, con > 0.1, 128, np.ones(con.shape, bool))
     assert not levels.any() and level == 0 and angle is None
 
 
@@ -148,17 +148,17 @@ def test_ruling_search_is_skipped_only_where_no_ruling_can_pass(monkeypatch):
     weak[170:230, 195:205] = True  # a drawn "1" in the middle of a blank canvas
     con = weak.astype(np.float32)
     whole = np.ones(weak.shape, bool)
-    assert _ink._too_far_in(weak, whole)
-    skipped = _ink.find_rulings(con, weak, 40, whole)
-    monkeypatch.setattr(_ink, "_too_far_in", lambda *args: False)
-    searched = _ink.find_rulings(con, weak, 40, whole)
+    assert _rulings._too_far_in(weak, whole)
+    skipped = _rulings.find_rulings(con, weak, 40, whole)
+    monkeypatch.setattr(_rulings, "_too_far_in", lambda *args: False)
+    searched = _rulings.find_rulings(con, weak, 40, whole)
     assert skipped[1:] == searched[1:] == (0.0, None) and not searched[0].any()
     monkeypatch.undo()
     near_edge = weak.copy()
     near_edge[390:392, 100:300] = True  # a mark near the bottom edge: a line through it could be a ruling
-    assert not _ink._too_far_in(near_edge, whole)
+    assert not _rulings._too_far_in(near_edge, whole)
     whole[0, 0] = False  # part of the picture is off the page: lines through it are shorter
-    assert not _ink._too_far_in(weak, whole)
+    assert not _rulings._too_far_in(weak, whole)
 
 
 def test_hysteresis_keeps_strokes_and_drops_faint_marks():
@@ -176,7 +176,7 @@ def test_off_page_finds_a_table_in_a_corner():
     corner = rows + cols > 300  # the bottom-right corner
     picture[corner] = [0.45, 0.3, 0.2]  # brown wood
     picture[90:110, 60:64] = BLUE_PEN   # a pen stroke is coloured too, but on the page
-    off = _ink.off_page(picture, _ink.darkness(picture, light_ink=False))
+    off = _ink.off_page(picture, _paper.darkness(picture, light_ink=False))
     assert off[195, 195] and not off[10, 10] and not off[100, 62]
 
 
@@ -190,7 +190,7 @@ def test_yellow_paper_in_a_shadow_is_on_the_page(digits):
     picture[:, :200] *= 0.6
     rows, cols = np.indices(picture.shape[:2])
     picture[rows + cols > 560] = [0.45, 0.3, 0.2]   # and a brown table in a corner
-    off = _ink.off_page(picture, _ink.darkness(picture, light_ink=False))
+    off = _ink.off_page(picture, _paper.darkness(picture, light_ink=False))
     assert not off[:, :200].any() and off[195, 415]
     assert read_digits(np.uint8(picture * 255)).text == "".join(str(v) for v in y[:3])
 
@@ -222,8 +222,8 @@ def test_digit_groups_order_join_and_drop():
     mask[20:24, 122:126] = True          # a small piece just above the "1": joins it
     mask[85:87, 10:12] = True            # a speck far away: dropped
     mask[0:50, 180:184] = True           # touches the border: dropped
-    labels, stats, groups = _ink.digit_groups(mask)
-    boxes = [_ink.group_box(stats, g) for g in groups]
+    labels, stats, groups = _groups.digit_groups(mask)
+    boxes = [_groups.group_box(stats, g) for g in groups]
     assert boxes == [(40, 30, 70, 70), (120, 20, 126, 70)]
 
 
@@ -234,8 +234,8 @@ def test_a_row_of_dots_is_not_chained_onto_a_digit():
     mask[20:80, 40:44] = True                         # a "1"
     for top in (88, 106, 124, 142, 160):
         mask[top:top + 3, 41:44] = True
-    labels, stats, groups = _ink.digit_groups(mask)
-    assert len(groups) == 1 and _ink.group_box(stats, groups[0]) == (40, 20, 44, 91)
+    labels, stats, groups = _groups.digit_groups(mask)
+    assert len(groups) == 1 and _groups.group_box(stats, groups[0]) == (40, 20, 44, 91)
 
 
 def test_the_halves_of_a_digit_cut_by_a_ruling_stay_one_digit():
@@ -244,8 +244,8 @@ def test_the_halves_of_a_digit_cut_by_a_ruling_stay_one_digit():
         mask[30:70, left:left + 4] = True   # three "1"s, 40 pixels high
     mask[30:44, 130:150] = True             # the top of a digit, 14 high...
     mask[52:62, 132:136] = True             # ...and its foot, 10 high, below an erased ruling
-    labels, stats, groups = _ink.digit_groups(mask)
-    boxes = [_ink.group_box(stats, g) for g in groups]
+    labels, stats, groups = _groups.digit_groups(mask)
+    boxes = [_groups.group_box(stats, g) for g in groups]
     assert boxes[2] == (130, 30, 150, 62) and len(groups) == 4
 
 
@@ -253,13 +253,13 @@ def test_a_mark_far_above_a_digit_is_not_part_of_it():
     mask = np.zeros((400, 200), bool)
     cv2.circle(mask.view(np.uint8), (100, 330), 30, 1, 8)   # a digit near the page's foot
     mask[40:62, 90:120] = True                               # a smudge far above it, a third as tall
-    labels, stats, groups = _ink.digit_groups(mask)
-    tops = sorted(_ink.group_box(stats, g)[1] for g in groups)
+    labels, stats, groups = _groups.digit_groups(mask)
+    tops = sorted(_groups.group_box(stats, g)[1] for g in groups)
     assert tops == [40, 296]
     mask[40:62] = False
     mask[268:290, 90:120] = True                             # a piece just above it is part of it
-    labels, stats, groups = _ink.digit_groups(mask)
-    assert len(groups) == 1 and _ink.group_box(stats, groups[0])[1] == 268
+    labels, stats, groups = _groups.digit_groups(mask)
+    assert len(groups) == 1 and _groups.group_box(stats, groups[0])[1] == 268
 
 
 def test_a_number_is_the_row_of_digits_not_the_marks_above_and_below_it():
@@ -271,17 +271,17 @@ def test_a_number_is_the_row_of_digits_not_the_marks_above_and_below_it():
             mask[top:top + 60, left + 22:left + 28] = True
     mask[20:80, 400:450] = True      # a mark at the top of the page
     mask[420:470, 700:760] = True    # and one below the row, beyond its end
-    labels, stats, groups = _ink.digit_groups(mask)
+    labels, stats, groups = _groups.digit_groups(mask)
     assert len(groups) == 8
-    row = [groups[k] for k in _ink.the_row(stats, groups)]
-    assert sorted(_ink.group_box(stats, g)[0] for g in row) == [100, 180, 260, 340, 442, 620]
+    row = [groups[k] for k in _groups.the_row(stats, groups)]
+    assert sorted(_groups.group_box(stats, g)[0] for g in row) == [100, 180, 260, 340, 442, 620]
     # One digit and the marks around it: the digit.
     one = np.zeros((500, 300), bool)
     cv2.circle(one.view(np.uint8), (150, 250), 22, 1, 6)
     one[20:45, 100:120] = one[440:470, 170:185] = True   # smudges, with less ink than the digit
-    labels, stats, groups = _ink.digit_groups(one)
-    kept = _ink.the_row(stats, groups)
-    assert len(groups) == 3 and len(kept) == 1 and _ink.group_box(stats, groups[kept[0]])[1] == 225
+    labels, stats, groups = _groups.digit_groups(one)
+    kept = _groups.the_row(stats, groups)
+    assert len(groups) == 3 and len(kept) == 1 and _groups.group_box(stats, groups[kept[0]])[1] == 225
 
 
 def test_pieces_of_a_broken_digit_are_joined_and_two_digits_are_not():
@@ -293,9 +293,9 @@ def test_pieces_of_a_broken_digit_are_joined_and_two_digits_are_not():
     mask[30:70, 170:174] = mask[50:54, 170:190] = mask[30:70, 186:190] = True   # an "H"-like digit
     mask[45:70, 196:200] = mask[45:49, 196:216] = True   # a short digit close beside it: too wide together
     mask[30:70, 300:304] = True
-    labels, stats, groups = _ink.digit_groups(mask)
+    labels, stats, groups = _groups.digit_groups(mask)
     assert len(groups) == 7   # the broken "1" is two groups
-    boxes = [_ink.group_box(stats, g) for g in _ink.join_broken(stats, groups)]
+    boxes = [_groups.group_box(stats, g) for g in _groups.join_broken(stats, groups)]
     assert [box[0] for box in boxes] == [20, 30, 106, 170, 196, 300]
     assert boxes[2] == (106, 30, 114, 70)
 
@@ -304,10 +304,10 @@ def test_thin_pens_are_thickened_to_mnist_strokes():
     mask = np.zeros((120, 120), bool)
     mask[10:110, 58:60] = True  # a 2-pixel "1" 100 pixels high: strokes of 0.02 of its height
     ink = _ink.Ink(mask.astype(np.float32), mask, 1.0, 1.0, None)
-    labels, stats, groups = _ink.digit_groups(mask)
-    patch = _ink.digit_patch(ink, labels, stats, groups[0])
-    width = _ink.stroke_width(patch > 0.5)
-    assert width / 100 == pytest.approx(_ink.MNIST_STROKE[1], abs=0.03)
+    labels, stats, groups = _groups.digit_groups(mask)
+    patch = _patch.digit_patch(ink, labels, stats, groups[0])
+    width = _paper.stroke_width(patch > 0.5)
+    assert width / 100 == pytest.approx(_patch.MNIST_STROKE[1], abs=0.03)
 
 
 def test_a_thick_pens_filled_loop_is_opened(monkeypatch):
@@ -318,12 +318,12 @@ def test_a_thick_pens_filled_loop_is_opened(monkeypatch):
     ink = _ink.Ink(con, mask, 0.8, 1.0, None)
 
     def loop():
-        labels, stats, groups = _ink.digit_groups(mask)
-        patch = _ink.digit_patch(ink, labels, stats, groups[0])
+        labels, stats, groups = _groups.digit_groups(mask)
+        patch = _patch.digit_patch(ink, labels, stats, groups[0])
         return patch[patch.shape[0] // 2, patch.shape[1] // 2] / patch.max()
 
     assert loop() < 0.25
-    monkeypatch.setattr(_ink, "THICK_STROKE", 1.0)
+    monkeypatch.setattr(_patch, "THICK_STROKE", 1.0)
     assert loop() > 0.3
 
 
@@ -334,9 +334,9 @@ def test_a_thick_pens_uneven_ring_stays_a_ring():
     alpha = cv2.GaussianBlur(ring.astype(np.float32), (0, 0), 1.0)[:, :, None]
     picture = page() * (1 - alpha) + BLUE_PEN * alpha
     ink = _ink.find_ink(picture, light_ink=False)
-    labels, stats, groups = _ink.digit_groups(ink.mask)
-    left, top, right, bottom = _ink.group_box(stats, groups[0])
-    assert _ink.stroke_width(ink.mask[top:bottom, left:right]) / (bottom - top) > _ink.MNIST_STROKE[2]   # thinned
+    labels, stats, groups = _groups.digit_groups(ink.mask)
+    left, top, right, bottom = _groups.group_box(stats, groups[0])
+    assert _paper.stroke_width(ink.mask[top:bottom, left:right]) / (bottom - top) > _patch.MNIST_STROKE[2]   # thinned
     image = find_digits(picture).images[0]
     _, hierarchy = cv2.findContours((image > 100).astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     assert (hierarchy[0][:, 3] >= 0).sum() == 1   # the hole is still there: a 0, not a c or a blob
@@ -385,7 +385,7 @@ def test_a_faint_digit_in_a_number_is_found(digits, monkeypatch):
     write(picture, X[5], 65, 125, 30, pen=faint)
     boxes = find_digits(picture).boxes
     assert len(boxes) == 3 and 300 <= boxes[2][0] < 360
-    monkeypatch.setattr(_ink, "_straight", lambda piece: False)
+    monkeypatch.setattr(_groups, "_straight", lambda piece: False)
     assert len(find_digits(picture).boxes) == 4   # the line is kept out because it is straight
 
 
@@ -410,9 +410,9 @@ def test_digits_are_turned_upright_by_the_rulings_angle():
     bar = np.zeros((120, 120), np.float32)
     bar[20:100, 56:64] = 1
     turned = cv2.warpAffine(bar, cv2.getRotationMatrix2D((60, 60), -12, 1.0), (120, 120)) > 0.5
-    labels, stats, groups = _ink.digit_groups(turned)
-    upright = _ink.digit_patch(_ink.Ink(turned.astype(np.float32), turned, 1.0, 1.0, 12.0), labels, stats, groups[0])
-    left_as_is = _ink.digit_patch(_ink.Ink(turned.astype(np.float32), turned, 1.0, 1.0, None), labels, stats, groups[0])
+    labels, stats, groups = _groups.digit_groups(turned)
+    upright = _patch.digit_patch(_ink.Ink(turned.astype(np.float32), turned, 1.0, 1.0, 12.0), labels, stats, groups[0])
+    left_as_is = _patch.digit_patch(_ink.Ink(turned.astype(np.float32), turned, 1.0, 1.0, None), labels, stats, groups[0])
     assert abs(_lean(left_as_is)) > 8 and abs(_lean(upright)) < 2
 
 
@@ -449,7 +449,7 @@ def test_a_thick_coloured_digit_at_the_pictures_side_is_on_the_page():
     cv2.line(picture, (305, 90), (370, 90), pen, 9)    # a thick blue "7" whose bar the photo cuts
     cv2.line(picture, (362, 90), (320, 165), pen, 9)
     picture[:, :20] = [0.45, 0.3, 0.2]                  # a table along the left side
-    off = _ink.off_page(picture, _ink.darkness(picture, light_ink=False))
+    off = _ink.off_page(picture, _paper.darkness(picture, light_ink=False))
     assert off[120, 5] and not off[90, 330] and not off[130, 340]
 
 
@@ -461,7 +461,7 @@ def test_a_faint_digit_beyond_the_end_of_a_sloping_number_is_found(digits, monke
         write(picture, X[k], 20 + 40 * k, 20 + 130 * k, 70, pen=faint if k == 3 else black)
     boxes = find_digits(picture).boxes
     assert len(boxes) == 4 and boxes[3][1] > 140
-    monkeypatch.setattr(_ink, "_row_slope", lambda boxes: 0.0)
+    monkeypatch.setattr(_groups, "_row_slope", lambda boxes: 0.0)
     assert len(find_digits(picture).boxes) == 3   # looked for level with the last digit, it is missed
 
 
@@ -471,7 +471,7 @@ def test_a_digit_touching_the_pictures_side_ends_the_number(digits, monkeypatch)
     for k in range(4):
         write(picture, X[k], 40, 30 + 120 * k, 80, pen=np.zeros(3, np.float32))
     picture = picture[:, :445].copy()   # the photo cuts into the last digit
-    assert (_ink.darkness(picture, light_ink=False)[:, -1] > 0.3).any()
+    assert (_paper.darkness(picture, light_ink=False)[:, -1] > 0.3).any()
     reading = read_digits(np.uint8(picture * 255))
     assert reading.text == "".join(str(v) for v in y[:4]) and reading.boxes[3][2] == 445
     monkeypatch.setattr("skdigits.reader._images.edge_digits", lambda labels, stats, groups, shape: groups)
@@ -482,9 +482,9 @@ def test_a_digit_touching_the_pictures_side_ends_the_number(digits, monkeypatch)
     cv2.ellipse(shadow, (0, 75), (16, 28), 0, 0, 360, (0.3, 0.3, 0.3), -1)
     cv2.line(line, (0, 105), (20, 45), (0.2, 0.2, 0.2), 3)
     assert len(find_digits(shadow).boxes) == 4 and len(find_digits(line).boxes) == 4
-    monkeypatch.setattr(_ink, "_along_border", lambda piece, x, y, shape: 0.0)
+    monkeypatch.setattr(_groups, "along_border", lambda piece, x, y, shape: 0.0)
     assert len(find_digits(shadow).boxes) == 5
-    monkeypatch.setattr(_ink, "_straight", lambda piece: False)
+    monkeypatch.setattr(_groups, "_straight", lambda piece: False)
     assert len(find_digits(line).boxes) == 5
 
 
@@ -495,22 +495,22 @@ def test_a_hairline_at_an_end_of_a_number_is_the_pages_edge():
     mask = canvas.astype(bool)
     mask[28:72, 40:42] = True      # a hairline before them: the page's edge
     mask[28:72, 330:337] = True    # a "1" after them, in the same pen
-    labels, stats, groups = _ink.digit_groups(mask)
-    assert [_ink.group_box(stats, g)[0] for g in groups] == [40, 86, 166, 246, 330]
-    kept = _ink.thin_ends(labels, stats, groups)
-    assert [_ink.group_box(stats, g)[0] for g in kept] == [86, 166, 246, 330]
+    labels, stats, groups = _groups.digit_groups(mask)
+    assert [_groups.group_box(stats, g)[0] for g in groups] == [40, 86, 166, 246, 330]
+    kept = _groups.thin_ends(labels, stats, groups)
+    assert [_groups.group_box(stats, g)[0] for g in kept] == [86, 166, 246, 330]
     # Only at the ends: between two digits, a thin straight mark is left to the reader.
     middle = canvas.astype(bool)
     middle[28:72, 229:231] = True
-    labels, stats, groups = _ink.digit_groups(middle)
-    assert len(_ink.thin_ends(labels, stats, groups)) == len(groups) == 4
+    labels, stats, groups = _groups.digit_groups(middle)
+    assert len(_groups.thin_ends(labels, stats, groups)) == len(groups) == 4
     # One curved digit is too little to know the pen by.
     one = np.zeros((100, 200), np.uint8)
     cv2.circle(one, (110, 50), 20, 1, 7)
     one = one.astype(bool)
     one[28:72, 40:42] = True
-    labels, stats, groups = _ink.digit_groups(one)
-    assert len(_ink.thin_ends(labels, stats, groups)) == len(groups) == 2
+    labels, stats, groups = _groups.digit_groups(one)
+    assert len(_groups.thin_ends(labels, stats, groups)) == len(groups) == 2
 
 
 def test_the_pages_edge_beside_a_table_of_the_papers_hue_is_not_a_1(digits, monkeypatch):
@@ -523,7 +523,7 @@ def test_the_pages_edge_beside_a_table_of_the_papers_hue_is_not_a_1(digits, monk
         write(picture, X[k], 55, 80 + 115 * place, 90, pen=np.zeros(3, np.float32))
     expected = "".join(str(y[k]) for k in chosen)
     assert read_digits(np.uint8(picture * 255)).text == expected
-    monkeypatch.setattr(_ink, "THIN_EDGE", 0.0)
+    monkeypatch.setattr(_groups, "THIN_EDGE", 0.0)
     assert len(find_digits(picture).boxes) == 4   # without the step, the rim is read as a digit
 
 
@@ -538,15 +538,15 @@ def test_yellow_paper_is_made_neutral_before_its_darkness_is_read(digits):
     turn = cv2.getRotationMatrix2D((200, 100), 8, 0.9)
     turn[:, 2] += [30, 20]
     picture = cv2.warpAffine(note, turn, (460, 240), borderMode=cv2.BORDER_CONSTANT, borderValue=(0.55, 0.52, 0.48))
-    balanced = _ink.paper_balanced(picture)
+    balanced = _paper.paper_balanced(picture)
     assert np.allclose(balanced[120, 230], balanced[120, 230].mean(), atol=0.01)   # the paper is grey
-    dark = _ink.darkness(balanced, light_ink=False)
+    dark = _paper.darkness(balanced, light_ink=False)
     assert dark[2, 2] > dark[120, 230] + 0.2                                          # and the desk darker
-    off = _ink.off_page(picture, _ink.darkness(balanced, light_ink=False))
+    off = _ink.off_page(picture, _paper.darkness(balanced, light_ink=False))
     assert off[2, 2] and off[237, 457] and not off[120, 230]
     assert read_digits(np.uint8(picture * 255)).text == "".join(str(y[k]) for k in chosen)
     # Near-white paper is left as it is.
-    assert np.array_equal(_ink.paper_balanced(page()), page())
+    assert np.array_equal(_paper.paper_balanced(page()), page())
 
 
 def _page_on_grey_desk(lines=0, angle=0.0):
@@ -565,7 +565,7 @@ def _page_on_grey_desk(lines=0, angle=0.0):
 
 def test_the_edge_of_a_page_on_a_grey_desk_is_no_ink(monkeypatch):
     picture, on_page = _page_on_grey_desk(angle=8)
-    assert not _ink.off_page(picture, _ink.darkness(picture, light_ink=False)).any()   # not found off the page...
+    assert not _ink.off_page(picture, _paper.darkness(picture, light_ink=False)).any()   # not found off the page...
     page_mask = on_page.astype(np.uint8)
     near_edge = (cv2.dilate(page_mask, np.ones((9, 9), np.uint8)) > cv2.erode(page_mask, np.ones((9, 9), np.uint8)))
     near_edge[:3] = near_edge[-3:] = False   # marks reaching the picture's border are dropped anyway
@@ -577,7 +577,7 @@ def test_the_edge_of_a_page_on_a_grey_desk_is_no_ink(monkeypatch):
         return [k for k in range(1, n) if near_edge[labels == k].all()]
 
     assert not marks_along_the_edge()   # ...but its edge is no line of ink
-    monkeypatch.setattr(_ink, "_table_level", lambda dark, paper, side: paper)
+    monkeypatch.setattr(_paper, "_table_level", lambda dark, paper, side: paper)
     assert len(marks_along_the_edge()) >= 5   # pieces of a line along the page's edge
 
 
@@ -586,7 +586,7 @@ def test_rulings_that_end_at_a_grey_desk_are_rulings(monkeypatch):
     ink = _ink.find_ink(picture, light_ink=False)
     assert ink.measured["rulings"] > 0 and ink.angle == pytest.approx(0, abs=1)
     assert not ink.mask[on_page].any()              # erased: only rulings on this page
-    monkeypatch.setattr(_ink, "RULING_SPAN", 1.0)   # a ruling must run the whole picture, as before
+    monkeypatch.setattr(_rulings, "RULING_SPAN", 1.0)   # a ruling must run the whole picture, as before
     assert _ink.find_ink(picture, light_ink=False).measured["rulings"] == 0
 
 
@@ -597,13 +597,13 @@ def test_a_ruling_is_measured_up_to_a_desks_scattered_marks():
     paper = np.zeros(weak.shape, np.float32)
     paper[:, 700:] = 0.3                 # the desk is darker than the paper
     whole = np.ones(weak.shape, bool)
-    cover, ends, _ = _ink._crossings(weak, whole, np.array([[100, 100, 600, 100]]), paper)
-    assert cover[0] >= _ink.RULING_COVER
+    cover, ends, _ = _rulings._crossings(weak, whole, np.array([[100, 100, 600, 100]]), paper)
+    assert cover[0] >= _rulings.RULING_COVER
     assert ends[0, 0] == 0 and 695 <= ends[0, 2] <= 700   # the stretch ends where the ruling does
     # A pen stroke half across the page ends on paper, whatever scattered marks lie beyond it.
     weak[:, 500:700] = False
-    cover, _, _ = _ink._crossings(weak, whole, np.array([[100, 100, 450, 100]]), np.zeros_like(paper))
-    assert cover[0] < _ink.RULING_COVER
+    cover, _, _ = _rulings._crossings(weak, whole, np.array([[100, 100, 450, 100]]), np.zeros_like(paper))
+    assert cover[0] < _rulings.RULING_COVER
 
 
 def _grid_with_digits(X, shape, spacing, thickness, sizes, degrees):
@@ -615,8 +615,8 @@ def _grid_with_digits(X, shape, spacing, thickness, sizes, degrees):
         write(picture, X[k], top, left + step * k, size)
     picture = cv2.warpAffine(picture, cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0), (width, height),
                              borderMode=cv2.BORDER_REPLICATE)
-    dark = _ink.darkness(picture, light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, min(shape) / 4))
+    dark = _paper.darkness(picture, light_ink=False)
+    con = _paper.contrast(dark, _paper.paper_level(dark, min(shape) / 4))
     return con, (con > 0.1) & (con < 0.5)   # the grid's pixels, not the pen's
 
 
@@ -625,11 +625,11 @@ def test_later_searches_find_the_grid_lines_the_first_missed(digits, monkeypatch
     con, grid = _grid_with_digits(X, (280, 900), 28, 3, (90, 90, 60, 115), degrees=3)
 
     def grid_found():
-        levels, _, _ = _ink.find_rulings(con, con > 0.1, 168, np.ones(con.shape, bool))
+        levels, _, _ = _rulings.find_rulings(con, con > 0.1, 168, np.ones(con.shape, bool))
         return ((levels > 0) & grid).sum() / grid.sum()
 
     both = grid_found()
-    monkeypatch.setattr(_ink, "RULING_SEARCHES", 1)
+    monkeypatch.setattr(_rulings, "RULING_SEARCHES", 1)
     assert both > 0.93 and both > grid_found() + 0.05
 
 
@@ -637,45 +637,46 @@ def test_parallel_lines_ending_short_of_the_picture_are_rulings():
     picture = page(300, 400)
     for x in range(40, 380, 30):
         picture[45:255, x:x + 2] = RULING   # a grid's lines, ending where a desk as light as the paper begins
-    dark = _ink.darkness(picture, light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, 75))
-    levels, level, angle = _ink.find_rulings(con, con > 0.1, 0.4 * 300, np.ones(con.shape, bool), dark * 0)
+    dark = _paper.darkness(picture, light_ink=False)
+    con = _paper.contrast(dark, _paper.paper_level(dark, 75))
+    levels, level, angle = _rulings.find_rulings(con, con > 0.1, 0.4 * 300, np.ones(con.shape, bool), dark * 0)
     assert (levels[150] > 0).sum() >= 2 * 11
     # One such line alone is a pen stroke; so are two.
     for xs in ([100], [100, 160]):
         alone = page(300, 400)
         for x in xs:
             alone[45:255, x:x + 2] = RULING
-        dark = _ink.darkness(alone, light_ink=False)
-        con = _ink.contrast(dark, _ink.paper_level(dark, 75))
-        assert not _ink.find_rulings(con, con > 0.1, 120, np.ones(con.shape, bool), dark * 0)[0].any()
+        dark = _paper.darkness(alone, light_ink=False)
+        con = _paper.contrast(dark, _paper.paper_level(dark, 75))
+        assert not _rulings.find_rulings(con, con > 0.1, 120, np.ones(con.shape, bool), dark * 0)[0].any()
 
 
 def test_a_family_is_three_parallel_lines_apart():
     three = np.array([[0, 0, 100, 2], [0, 20, 100, 22], [0, 40, 100, 42]])
     thin = np.full(3, 2)
-    assert _ink._parallel_family(three, thin).all()
-    assert not _ink._parallel_family(three[:2], thin[:2]).any()
-    assert not _ink._parallel_family(np.array([[0, 0, 100, 2], [0, 1, 100, 3], [0, 2, 100, 4]]), thin).any()
+    assert _rulings._parallel_family(three, thin).all()
+    assert not _rulings._parallel_family(three[:2], thin[:2]).any()
+    assert not _rulings._parallel_family(np.array([[0, 0, 100, 2], [0, 1, 100, 3], [0, 2, 100, 4]]), thin).any()
     # Three segments found in one stroke 30 pixels wide are one line, not a family.
-    assert not _ink._parallel_family(three // 2, np.full(3, 30)).any()
+    assert not _rulings._parallel_family(three // 2, np.full(3, 30)).any()
     turned = three.copy()
     turned[2] = [0, 40, 100, 60]   # 11 degrees off
-    assert not _ink._parallel_family(turned, thin).any()
+    assert not _rulings._parallel_family(turned, thin).any()
 
 
 def test_a_large_picture_is_searched_for_rulings_at_half_size(digits, monkeypatch):
     X, _ = digits
     con, grid = _grid_with_digits(X, (600, 800), 40, 2, (120, 250, 100, 160), degrees=4)
-    assert min(con.shape) >= _ink.HOUGH_HALF_SIZE
+    assert min(con.shape) >= _rulings.HOUGH_HALF_SIZE
     calls, hough = [], cv2.HoughLinesP
     monkeypatch.setattr(cv2, "HoughLinesP", lambda marks, *a, **k: calls.append(marks.shape) or hough(marks, *a, **k))
-    half = _ink.find_rulings(con, con > 0.1, 240, np.ones(con.shape, bool))[0] > 0
+    half = _rulings.find_rulings(con, con > 0.1, 240, np.ones(con.shape, bool))[0] > 0
     assert len(calls) > 1 and set(calls) == {(300, 400)}   # every search
     calls.clear()
-    monkeypatch.setattr(_ink, "HOUGH_HALF_SIZE", 10_000)
-    monkeypatch.setattr(_ink, "MIN_WORK_SIDE", 10_000)
-    full = _ink.find_rulings(con, con > 0.1, 240, np.ones(con.shape, bool))[0] > 0
+    monkeypatch.setattr(_rulings, "HOUGH_HALF_SIZE", 10_000)
+    monkeypatch.setattr(_paper, "MIN_WORK_SIDE", 10_000)
+    monkeypatch.setattr(_rulings, "MIN_WORK_SIDE", 10_000)
+    full = _rulings.find_rulings(con, con > 0.1, 240, np.ones(con.shape, bool))[0] > 0
     assert set(calls) == {(600, 800)}
     found_half, found_full = (half & grid).sum() / grid.sum(), (full & grid).sum() / grid.sum()
     # (the grid's pixels include its blurred rim, which a ruling's band leaves where lighter than half its contrast)
@@ -689,15 +690,15 @@ def test_a_small_picture_is_searched_once_at_half_size_and_then_at_full_size(dig
     # 280x280, the web pad's canvas: a digit on a blank canvas is searched once, at half
     # size (at full size, that search was a third of the time spent finding its ink).
     drawing = write(page(280, 280), X[0], 40, 40, 200, pen=np.zeros(3, np.float32))
-    dark = _ink.darkness(drawing, light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, 70))
-    assert _ink.find_rulings(con, con > 0.1, 112, np.ones(con.shape, bool))[1] == 0
+    dark = _paper.darkness(drawing, light_ink=False)
+    con = _paper.contrast(dark, _paper.paper_level(dark, 70))
+    assert _rulings.find_rulings(con, con > 0.1, 112, np.ones(con.shape, bool))[1] == 0
     assert calls == [(140, 140)]
     # Squared paper: the first search at half size, the later ones at full size, where a
     # dense grid's lines a few pixels apart do not merge.
     calls.clear()
     con, grid = _grid_with_digits(X, (280, 280), 28, 3, (150, 60, 60, 115), degrees=3)
-    found = _ink.find_rulings(con, con > 0.1, 112, np.ones(con.shape, bool))[0] > 0
+    found = _rulings.find_rulings(con, con > 0.1, 112, np.ones(con.shape, bool))[0] > 0
     assert calls[0] == (140, 140) and len(calls) > 1 and set(calls[1:]) == {(280, 280)}
     assert (found & grid).sum() / grid.sum() > 0.9
 
@@ -707,8 +708,8 @@ def test_a_rulings_width_is_its_own_not_its_neighbours_too():
     for at in range(5, 100, 7):
         weak[at:at + 2] = True   # 2 pixels wide, 7 apart: the next lies within the 12 pixels looked at
     xs, ys = np.arange(200), np.full(200, 47)
-    assert _ink._line_thickness(weak, xs, ys, 1.0, 0.0) == 2
-    assert _ink._line_thickness(weak, xs, ys + 1, 1.0, 0.0) == 2   # from the line's other pixel row too
+    assert _rulings._line_thickness(weak, xs, ys, 1.0, 0.0) == 2
+    assert _rulings._line_thickness(weak, xs, ys + 1, 1.0, 0.0) == 2   # from the line's other pixel row too
 
 
 def test_the_crossing_lines_of_a_dense_grid_are_found_across_the_bands_erased(digits, monkeypatch):
@@ -721,16 +722,16 @@ def test_the_crossing_lines_of_a_dense_grid_are_found_across_the_bands_erased(di
         write(picture, X[k], 70, 40 + 110 * k, 90, pen=np.array([0.8, 0.1, 0.1], np.float32))
     picture = cv2.warpAffine(picture, cv2.getRotationMatrix2D((240, 120), 8, 1.0), (480, 240),
                              borderMode=cv2.BORDER_REPLICATE)
-    dark = _ink.darkness(picture, light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, 60))
+    dark = _paper.darkness(picture, light_ink=False)
+    con = _paper.contrast(dark, _paper.paper_level(dark, 60))
     grid = (con > 0.1) & (con < 0.5)
 
     def grid_found():
-        levels = _ink.find_rulings(con, con > 0.1, 144, np.ones(con.shape, bool))[0]
+        levels = _rulings.find_rulings(con, con > 0.1, 144, np.ones(con.shape, bool))[0]
         return ((levels > 0) & grid).sum() / grid.sum()
 
     found = grid_found()
-    monkeypatch.setattr(_ink, "_bridged", lambda marks, erased, bands: marks)
+    monkeypatch.setattr(_rulings, "_bridged", lambda marks, erased, bands: marks)
     assert found > 0.9 and found > grid_found() + 0.1
 
 
@@ -738,9 +739,9 @@ def test_thin_rulings_found_at_half_size_are_measured_where_they_lie():
     picture = page(600, 800)
     for at in range(41, 600, 60):
         picture[at] = RULING     # one pixel thick, on odd rows: between two rows of the half-size search
-    dark = _ink.darkness(picture, light_ink=False)
-    con = _ink.contrast(dark, _ink.paper_level(dark, 150))
-    levels, level, _ = _ink.find_rulings(con, con > 0.1, 240, np.ones(con.shape, bool))
+    dark = _paper.darkness(picture, light_ink=False)
+    con = _paper.contrast(dark, _paper.paper_level(dark, 150))
+    levels, level, _ = _rulings.find_rulings(con, con > 0.1, 240, np.ones(con.shape, bool))
     assert level == pytest.approx(float(con[41, 400]), rel=0.1)
     assert (levels[41::60] > 0).all()
 
@@ -754,9 +755,9 @@ def test_a_blurred_ruling_is_erased_only_as_wide_as_it_is_at_half_its_contrast(m
     weak = con > 0.04
     assert weak[:, 200].sum() == 9
     calls = []   # one Hough segment, along the line's middle; the second search finds none
-    monkeypatch.setattr(_ink, "_hough", lambda *args: None if calls.append(1) or len(calls) > 1
+    monkeypatch.setattr(_rulings, "_hough", lambda *args: None if calls.append(1) or len(calls) > 1
                         else np.array([[0, 100, 399, 100]]))
-    levels, level, _ = _ink.find_rulings(con, weak, 160, np.ones(con.shape, bool))
+    levels, level, _ = _rulings.find_rulings(con, weak, 160, np.ones(con.shape, bool))
     erased = np.flatnonzero(levels[:, 200] > 0)
     assert level == pytest.approx(0.3, abs=0.01)
     # 5 rows at half its contrast and a pixel each side: a line 7 thick, which OpenCV
@@ -768,7 +769,7 @@ def test_hough_segments_are_moved_onto_the_line_they_lie_on():
     weak = np.zeros((300, 600), bool)
     cv2.line(weak.view(np.uint8), (0, 100), (599, 160), 1, thickness=3)   # a ruling at about 5.7 degrees
     segment = np.array([[100, 110, 400, 143]])                             # a degree off, ends 3 pixels apart from it
-    (x0, y0, x1, y1), = _ink._refined(weak, segment)
+    (x0, y0, x1, y1), = _rulings._refined(weak, segment)
     on_line = lambda x: 100 + 60 * x / 599
     assert abs(y0 - on_line(x0)) < 0.75 and abs(y1 - on_line(x1)) < 0.75
     assert abs(segment[0, 3] - on_line(segment[0, 2])) > 2
@@ -780,10 +781,10 @@ def test_a_line_across_the_page_is_not_a_digit():
     ring = np.zeros((60, 50), np.uint8); cv2.circle(ring, (25, 30), 20, 1, 6)
     one = np.zeros((58, 6), bool); one[:] = True
     pieces = [line, ring.astype(bool), ring[:55].astype(bool), one]
-    assert _ink.long_lines(lengths, areas, pieces).tolist() == [True, False, False, False]
+    assert _groups.long_lines(lengths, areas, pieces).tolist() == [True, False, False, False]
     # A row of 1s has nothing curved to compare with; specks are too small to.
-    assert not _ink.long_lines([300, 58], [900, 120], [line, one]).any()
-    assert not _ink.long_lines([300, 8], [900, 40], [line, ring[:8, :8].astype(bool)]).any()
+    assert not _groups.long_lines([300, 58], [900, 120], [line, one]).any()
+    assert not _groups.long_lines([300, 8], [900, 40], [line, ring[:8, :8].astype(bool)]).any()
 
 
 def test_a_single_digit_beside_a_long_line_is_the_digit(digits, monkeypatch):
@@ -795,5 +796,5 @@ def test_a_single_digit_beside_a_long_line_is_the_digit(digits, monkeypatch):
     assert len(found.boxes) == 1 and found.boxes[0][0] > 100
     never = lambda lengths, areas, pieces: np.zeros(len(areas), bool)  # noqa: E731
     monkeypatch.setattr("skdigits.reader._images.long_lines", never)
-    monkeypatch.setattr(_ink, "long_lines", never)
+    monkeypatch.setattr(_groups, "long_lines", never)
     assert find_digits(picture, single=True).boxes[0][0] < 50   # without the step, the line is taken

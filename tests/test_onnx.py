@@ -10,7 +10,14 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.pipeline import make_pipeline
 
-from skdigits import CNNDigitClassifier, MNISTPreprocessor, load_mnist, load_model, load_pretrained, save_model
+from skdigits import (
+    CNNDigitClassifier,
+    MNISTPreprocessor,
+    load_mnist,
+    load_model,
+    load_pretrained,
+    save_model,
+)
 from skdigits.apps._cli import main
 from skdigits.model_files._onnx import OnnxDigitClassifier
 

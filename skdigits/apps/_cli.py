@@ -87,8 +87,8 @@ def _save_model(clf, path):
 
 
 def cmd_train(args):
-    from ..estimator._classifier import CNNDigitClassifier
     from .._datasets import _subset
+    from ..estimator._classifier import CNNDigitClassifier
 
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):

@@ -35,7 +35,13 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..reader._images import ImageError, ImageTooComplexError, ImageTooLargeError, NoDigitError, find_digits
+from ..reader._images import (
+    ImageError,
+    ImageTooComplexError,
+    ImageTooLargeError,
+    NoDigitError,
+    find_digits,
+)
 
 __all__ = ["create_app", "serve", "default_workers", "BatchedModel", "MAX_BODY_BYTES", "loopback_hosts"]
 
@@ -420,8 +426,8 @@ def model_description(path, runtime="onnx"):
     """What ``GET /api/model`` says about the model in ``path`` (None: the pretrained model) run by ``runtime``."""
     from importlib.metadata import version
 
-    from ..model_files._model_files import pretrained_record
     from .._version import __version__
+    from ..model_files._model_files import pretrained_record
 
     packages = ("onnxruntime",) if runtime == "onnx" else ("keras", "tensorflow")
     versions = {"skdigits": __version__, "runtime": runtime, **{name: version(name) for name in packages}}
@@ -442,8 +448,8 @@ def app_from_environment():
     """The app of one worker process of ``serve(workers=n)``: model and limit from the environment."""
     import cv2
 
-    from ..model_files._model_files import load_model, load_pretrained
     from .._threads import thread_limit
+    from ..model_files._model_files import load_model, load_pretrained
 
     # OpenCV sizes its pool to every core, as TensorFlow does: held to this
     # worker's share, the workers' image work does not fight over the cores.

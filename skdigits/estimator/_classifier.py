@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ._architecture import ROUTED_PREFIXES
 from ._input import training_datasets
 from ._labels import OneHotLabels
 from ._network import (
@@ -24,7 +25,6 @@ from ._network import (
     predict_averaged,
     predict_in_batches,
 )
-from ._architecture import ROUTED_PREFIXES
 from ._runtime import limit_tensorflow_threads
 from ._validation import check_flag, check_params, validate_images
 

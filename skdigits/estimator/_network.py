@@ -7,15 +7,20 @@ functions turn them into layers, optimizers and losses.
 import itertools
 import math
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import layers
 
-from ._architecture import (ACTIVATIONS, BN_EPSILON, LOSSES, MIN_AUGMENT_SIDE,  # noqa: F401 (re-exported)
-                            OPTIMIZERS, SCHEDULES, TTA_SHIFTS)
+from ._architecture import (  # noqa: F401 (re-exported)
+    ACTIVATIONS,
+    BN_EPSILON,
+    LOSSES,
+    MIN_AUGMENT_SIDE,
+    OPTIMIZERS,
+    SCHEDULES,
+    TTA_SHIFTS,
+)
 from ._layers import RandomAffine, RandomInk
-
 
 # The report's momentum coefficient (gamma = 0.9), for "momentum" and "nesterov".
 REPORT_MOMENTUM = 0.9

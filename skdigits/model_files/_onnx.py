@@ -13,8 +13,8 @@ are averaged there, so it costs one call.
 
 import numpy as np
 
-from . import _onnx_proto as proto
 from ..estimator._architecture import BN_EPSILON, TTA_SHIFTS, kernel_pair
+from . import _onnx_proto as proto
 
 __all__ = ["onnx_model", "OnnxDigitClassifier"]
 

@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 
 from ..model_files import _onnx_proto as proto
-from ._ink import _labelled, stroke_width
+from ._components import labelled
+from ._paper import stroke_width
 
 __all__ = ["Located", "locate", "finder_input", "finder_onnx", "expected_shapes", "peaks", "split_at_centres"]
 
@@ -197,8 +198,8 @@ class Finder:
     @property
     def session(self):
         if self._session is None:
-            from ..model_files._onnx import inference_session
             from .._threads import thread_limit
+            from ..model_files._onnx import inference_session
 
             # One thread unless the process was given more: the rest of a reading is single-threaded.
             self._session = inference_session(self.onnx_model_, thread_limit() or 1)
@@ -249,7 +250,7 @@ def split_at_centres(mask, centres):
     """
     if len(centres) < 2:
         return mask
-    count, labels, stats, _ = _labelled(mask.astype(np.uint8))
+    count, labels, stats, _ = labelled(mask.astype(np.uint8))
     x0, y0 = stats[1:, 0, None], stats[1:, 1, None]
     holds = ((centres[:, 0] >= x0) & (centres[:, 0] < x0 + stats[1:, 2, None])
              & (centres[:, 1] >= y0) & (centres[:, 1] < y0 + stats[1:, 3, None]))

@@ -1,6 +1,6 @@
 """The finder network (``skdigits.reader._finder``) built with Keras, for training; imports TensorFlow."""
 
-from ._finder import DECODER, ENCODER, OUTPUTS, BN_EPSILON
+from ._finder import BN_EPSILON, DECODER, ENCODER, OUTPUTS
 
 __all__ = ["build_finder", "finder_tensors"]
 

@@ -16,8 +16,19 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ._finder import locate, split_at_centres
-from ._ink import (WORK_SIDE, digit_groups, digit_patch, edge_digits, faint_digits, find_ink, group_box,
-                   join_broken, long_lines, the_row, thin_ends)
+from ._groups import (
+    digit_groups,
+    edge_digits,
+    faint_digits,
+    group_box,
+    join_broken,
+    long_lines,
+    the_row,
+    thin_ends,
+)
+from ._ink import find_ink
+from ._paper import WORK_SIDE
+from ._patch import digit_patch
 
 __all__ = ["read_image", "to_mnist", "find_digits", "ImageError", "ImageTooLargeError", "ImageTooComplexError",
            "NoDigitError"]

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ._images import find_digits
 from ..model_files._model_files import load_pretrained
+from ._images import find_digits
 
 __all__ = ["read_digits", "Reading"]
 
