@@ -39,7 +39,7 @@ from _common import (  # noqa: E402
 )
 
 from skdigits import ImageError, ModelFileError, find_digits, load_model  # noqa: E402
-from skdigits.model_files._model_files import METADATA_KEY  # noqa: E402
+from skdigits.model_files._checks import METADATA_KEY  # noqa: E402
 
 PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data",
                           "pretrained.safetensors")

@@ -34,11 +34,8 @@ from _common import environment, timed, write_json  # noqa: E402
 from photo_digits import photo_digits  # noqa: E402
 
 from skdigits import CNNDigitClassifier, load_mnist, load_model, save_model  # noqa: E402
-from skdigits.model_files._model_files import (  # noqa: E402
-    FORMAT_VERSION,
-    PRETRAINED_PARAMS,
-    tensors_sha256,
-)
+from skdigits.model_files._checks import FORMAT_VERSION, tensors_sha256  # noqa: E402
+from skdigits.model_files._model_files import PRETRAINED_PARAMS  # noqa: E402
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data")
 

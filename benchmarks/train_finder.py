@@ -259,7 +259,7 @@ def main(argv=None):
     from safetensors.numpy import save_file
 
     from skdigits.estimator._runtime import limit_tensorflow_threads
-    from skdigits.model_files._model_files import tensors_sha256
+    from skdigits.model_files._checks import tensors_sha256
     from skdigits.reader._finder_network import build_finder, finder_tensors
 
     limit_tensorflow_threads()

@@ -17,13 +17,8 @@ from skdigits import (
     pretrained_record,
     save_model,
 )
-from skdigits.model_files._model_files import (
-    _PARAMS_ADDED,
-    FORMAT_VERSION,
-    MAX_HEADER_BYTES,
-    METADATA_KEY,
-    PRETRAINED_PARAMS,
-)
+from skdigits.model_files._checks import _PARAMS_ADDED, FORMAT_VERSION, MAX_HEADER_BYTES, METADATA_KEY
+from skdigits.model_files._model_files import PRETRAINED_PARAMS
 
 
 @pytest.fixture(scope="module")

@@ -315,7 +315,7 @@ def cmd_convert(args):
     import joblib
 
     from ..estimator._classifier import CNNDigitClassifier
-    from ..model_files._model_files import describe_file
+    from ..model_files._checks import describe_file
 
     if not os.path.isfile(args.old):
         raise CLIError(f"{args.old}: no such file")

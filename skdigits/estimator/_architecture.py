@@ -39,8 +39,7 @@ MIN_AUGMENT_SIDE = 16
 # Test-time averaging: the network also sees each image shifted by one pixel
 # right, left, down and up, and its outputs on the five views are averaged.
 # MNIST digits are centred by mass, and that centre is off by a pixel often
-# enough for the guesses at the neighbouring positions to settle a close call
-# (measured on full MNIST in the README; left and right alone gained less).
+# enough for the guesses at the neighbouring positions to settle a close call.
 TTA_SHIFTS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
 

@@ -250,14 +250,9 @@ def _padded(chunk, rows):
     return np.concatenate([chunk, np.repeat(chunk[:1], rows - len(chunk), axis=0)])
 
 
-# Images in every forward pass when predicting (times five with test-time
-# averaging): a chunk of fewer images is padded to this many. TensorFlow's
-# kernels pick their blocking, and with it the order of their sums, from a
-# batch's size: an image's probabilities changed in their last bits with the
-# other images in its batch (by up to 4e-7 between sizes 1, 2, 8, 32 and 64
-# with oneDNN held to AVX2, where at 8 and 32 they also changed with an image's
-# place in the batch). At 16 they do not, on either kind of CPU
-# (tests/test_classifier.py), and one image's pass stays short.
+# Images in every forward pass when predicting; a chunk of fewer images is padded to
+# this many, because TensorFlow's kernels order their sums by a batch's size, and an
+# image's probabilities must not depend on the other images predicted with it.
 PREDICT_BATCH = 16
 
 

@@ -298,7 +298,7 @@ def read_finder_tensors(path, checksum):
 
     Only tensors are read (safetensors), by the model files' own checks.
     """
-    from ..model_files._model_files import _check_tensor_shapes, _read_tensors
+    from ..model_files._checks import _check_tensor_shapes, _read_tensors
 
     expected = expected_shapes()
     _check_tensor_shapes(path, expected)

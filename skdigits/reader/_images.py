@@ -56,9 +56,8 @@ _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16L": 2, 
 FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF")
 
 # A picture whose ink holds more separate marks, or more holes in them, than
-# this is noise, a texture or a pattern, not handwriting (210 photos of
-# benchmarks/photos.py and photos_other.py held at most 87 marks and 157
-# holes): it is refused before the marks are grouped into digits and traced.
+# this is noise, a texture or a pattern, not handwriting (photos of numbers hold
+# under a tenth as many): it is refused before the marks are grouped and traced.
 MAX_MARKS = 1000
 # A written number of more digits than this is not what skdigits reads; the
 # picture is refused before each digit's image is made.

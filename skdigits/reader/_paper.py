@@ -8,23 +8,16 @@ from ._components import labelled, touches_border
 # Photos are processed with their long side near this many pixels: enough for
 # a digit of 25 pixels in a picture of a written number, fast on a 12-megapixel photo.
 WORK_SIDE = 1024
-# Small pictures (an MNIST digit, a thumbnail, a number of 25-pixel digits) are
-# enlarged to at least this short side. The steps below work in whole pixels (a
-# one-pixel rim, stroke widths changed a pixel at a time), which is too coarse on a
-# digit 20 pixels high: numbers of such digits were read 2 points better at 240
-# than at 160, and no better at 320 or 400 (600 photos, benchmarks/photos.py "all").
+# Small pictures are enlarged to at least this short side: the steps work in whole
+# pixels, which is too coarse on a digit 20 pixels high.
 MIN_WORK_SIDE = 240
 # ... but never to a long side above this (a thin strip of a picture).
 MAX_ENLARGED_SIDE = 2 * WORK_SIDE
 # The paper's noise is measured, and ink must stand this many noise widths above it.
 NOISE_SIGMAS = 6.0
-# ... or this fraction of the pen's contrast, if that is less: a dense grid
-# that covers more than half of the page raises the noise measured to its own
-# level (0.55 to 0.64 of the pen's, seen on photos of squared paper), and then
-# neither its lines are found nor, at times, the pen's strokes.
+# ... or this fraction of the pen's contrast, if that is less: a dense grid raises
+# the noise measured to its own level, which would hide its lines and the pen's strokes.
 FLOOR_CAP = 0.25
-# Angle step of the ruling search. The angles reported come from the lines'
-# end points, not from this step, and a finer one found the same rulings on our
 
 
 def to_work_size(rgb):
@@ -55,15 +48,9 @@ def paper_balanced(rgb):
     Paper is not always white: a legal pad or a sticky note is yellow.
     Each channel is scaled so that the paper (the median colour of the
     brightest tenth of the picture) is grey; a pen keeps its darkness.
-    When darkness was read from the darkest channel, yellow paper read as
-    dark as a grey desk beside it (blue is low on it), and the desk was
-    not found off the page: on 300 photos of numbers from a generator of
-    our own (not the benchmark's), balancing coloured paper read 12 more
-    than not balancing, and balancing white, warm white and cream paper
-    too (their weakest channel within ``PAPER_TINT`` of the strongest) 6
-    fewer, so those are left alone. In luminance (``darkness``) yellow is
-    light already: 1,300 photos of ours read the same with and without;
-    the balance is kept for paper of stronger colours.
+    Only paper of a strong colour is balanced (its weakest channel under
+    ``1 / PAPER_TINT`` of its strongest): white, warm white and cream paper
+    are left as they are, so that a coloured desk beside them stays apart.
     """
     samples = rgb.reshape(-1, 3)[::16]
     total = samples.sum(axis=1)
@@ -78,11 +65,8 @@ def darkness(rgb, light_ink):
     """Per pixel 1 - luminance: ink high, paper low; for light ink on a dark ground, the luminance itself.
 
     The luminance (ITU-R BT.601 weights) is brightness as the eye sees it.
-    The darkest channel, used before, makes every pen dark, but a
-    light-blue ruling too: in red, it is half as dark as a blue pen, and
-    a thin pen's faint digits were as light as the rulings; in luminance
-    it is two-fifths as dark. Measured on 1,300 photos of our own (not
-    the benchmark's): 1,216 read right against 1,203 with the darkest channel.
+    In luminance a light-blue ruling stays lighter than a thin pen's
+    strokes, which the darkest channel would make as dark as each other.
     """
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     return gray if light_ink else 1.0 - gray

@@ -12,12 +12,8 @@ from ._paper import stroke_width
 MNIST_STROKE = (0.085, 0.118, 0.3)
 
 
-# Strokes thicker than this fraction of the digit's side (above MNIST's 90th
-# percentile) are a thick pen, which fills a small digit's loops, but less darkly
-# than it draws its strokes: there the lightest part of the ink, up to this
-# fraction of the strokes' own darkness, is dropped. Read right on 660
-# all-at-once numbers of benchmarks/photos.py: 594 without, 595 to 597 with 0.1
-# to 0.3 (597 at 0.2); with it for every pen, 593.
+# Strokes thicker than this fraction of the digit's side are a thick pen, which fills
+# a small digit's loops less darkly than its strokes: the lightest LOOP_FILL of the ink is dropped.
 THICK_STROKE = 0.2
 LOOP_FILL = 0.2
 
@@ -49,12 +45,8 @@ def digit_patch(ink, labels, stats, group):
         strokes = float(np.percentile(patch[patch > 0], 90))
         patch = np.clip((patch / strokes - LOOP_FILL) / (1 - LOOP_FILL), 0, 1)
     if ratio < low or ratio > high:
-        # Thin strokes are thickened to MNIST's median stroke; thick ones are thinned
-        # only to THICK_STROKE, as thick as MNIST's thick strokes: a thick pen's
-        # strokes are uneven, and eroded to the median, the thinner parts of the
-        # digit vanish (a 0 left a 'c'). Read right on 900 numbers (300 from
-        # benchmarks/photos_other.py, 600 from photos.py): 800 thinned to the
-        # median (0.118), 806 to 808 thinned to 0.16 - 0.3.
+        # Thick strokes are thinned only to THICK_STROKE: a thick pen's strokes are
+        # uneven, and eroded to the median the thinner parts of a digit vanish.
         change = int(round(abs((target if ratio < low else THICK_STROKE) - ratio) * side))
         if change >= 1:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (change + 1, change + 1))

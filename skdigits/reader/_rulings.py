@@ -7,7 +7,7 @@ import numpy as np
 
 from ._paper import MIN_WORK_SIDE
 
-# photos while costing a third of the time of reading a 280x280 drawing.
+# Angle step of the ruling search; the angles reported come from the lines' end points.
 HOUGH_THETA = math.pi / 180
 # A ruling is drawn across the page: marked on at least this fraction of its line
 # through the page, from its first marked pixel to its last, which lie at least
@@ -19,19 +19,11 @@ RULING_EDGE = 0.05
 # A ruling's stretch ends at marks that have more marked than unmarked pixels
 # within this fraction of the picture's height plus width along the line.
 RULING_DENSE_REACH = 0.01
-# How many times the Hough transform looks for rulings (see find_rulings); a search
-# that finds no new ruling ends it. On a dense grid turned by 3 degrees (280x900
-# pixels, lines 28 apart; tests/test_ink.py), searched at half size every time,
-# 66%, 92% and 96% of the grid was found after one, two and three searches, no more
-# after a fourth; with the later searches at full size, as on a picture this small,
-# 66% and then 96%. A large picture is searched at half size every time.
+# How many times the Hough transform looks for rulings: each search finds lines of
+# a dense grid that the bands erased by the last one hid; one that finds none ends it.
 RULING_SEARCHES = 4
-# Pictures whose short side is at least this many pixels are searched for lines at
-# half size. Smaller ones (down to MIN_WORK_SIDE) only in the first search: at half
-# size the lines of a grid a few pixels apart merge, and a small photo of squared
-# paper had its rulings of one direction found, those of the other never; but a
-# 280x280 drawing with no ruling is searched once, and at full size that search
-# was a third of the time spent finding its ink.
+# Pictures whose short side is at least this many pixels are searched at half size;
+# smaller ones only in the first search, since at half size a fine grid's lines merge.
 HOUGH_HALF_SIZE = 480
 # A ruling is erased as wide as it is at this fraction of its own contrast
 # (at 0.5, its full width at half maximum), and a pixel each side.

@@ -1,0 +1,45 @@
+"""The package's layout: public names at the top, short modules, the reader without TensorFlow."""
+
+import importlib
+import pathlib
+import subprocess
+import sys
+
+import skdigits
+
+PACKAGE = pathlib.Path(skdigits.__file__).parent
+# Public names of skdigits that callers import today; each must keep importing from the top.
+PUBLIC = {"CNNDigitClassifier", "ImageError", "MNISTPreprocessor", "ModelFileError", "Reading", "find_digits",
+          "load_idx", "load_mnist", "load_model", "load_pretrained", "pretrained_record", "read_digits", "read_many",
+          "read_image", "save_model", "to_mnist", "__version__"}
+
+
+def test_every_public_name_imports_from_the_top():
+    assert PUBLIC <= set(skdigits.__all__)
+    for name in skdigits.__all__:
+        assert getattr(skdigits, name) is not None, name
+
+
+def test_no_module_is_over_600_lines():
+    lengths = {str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
+               for path in PACKAGE.rglob("*.py")}
+    assert len(lengths) > 20
+    assert {path: n for path, n in lengths.items() if n > 600} == {}
+
+
+def test_the_sub_packages_import_without_tensorflow():
+    code = ("import sys\n"
+            "import skdigits.reader, skdigits.model_files, skdigits.apps\n"
+            "from skdigits.reader import _images, _reading, _bulk, _finder\n"
+            "from skdigits.apps import _cli, _server\n"
+            "from skdigits import read_digits, find_digits, to_mnist, load_model, Reading\n"
+            "leaked = [m for m in ('tensorflow', 'keras', 'scikeras') if m in sys.modules]\n"
+            "assert not leaked, leaked\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_each_sub_package_says_what_it_holds():
+    for name in ("estimator", "reader", "model_files", "apps"):
+        module = importlib.import_module(f"skdigits.{name}")
+        assert module.__doc__ and "skdigits" in module.__doc__, name
