@@ -187,3 +187,43 @@ def _jsonable(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_single(photo, model, learned=False):
+    """What ``skdigits predict`` reads in a photo (BGR) of one digit.
+
+    Returns (label, seconds of preprocessing), or (None, None) when no digit is found.
+    """
+    from skdigits import ImageError, to_mnist
+
+    start = time.perf_counter()
+    try:
+        image = to_mnist(photo[:, :, ::-1], learned=learned)
+    except ImageError:
+        return None, None
+    spent = time.perf_counter() - start
+    return int(model.predict(image[None])[0]), spent
+
+
+def read_number(photo, model, learned=False):
+    """The text ``read_digits`` reads in a photo (BGR) of a number; "" when it finds no digit."""
+    from skdigits import ImageError, read_digits
+
+    try:
+        return read_digits(photo[:, :, ::-1], model, learned=learned).text
+    except ImageError:
+        return ""
+
+
+def wilson_interval(successes, n, z=1.96):
+    """The Wilson score interval (95% by default) of a proportion, as [low, high]; None when n is 0.
+
+    Unlike the normal approximation it stays inside [0, 1] and is not zero
+    wide when every photo is read right.
+    """
+    if n == 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]

@@ -36,8 +36,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, write_json  # noqa: E402
-from photos import read_number, read_single, wilson_interval  # noqa: E402
+from _common import environment, read_number, read_single, wilson_interval, write_json  # noqa: E402
 
 from skdigits import load_mnist, load_model, load_pretrained  # noqa: E402
 

@@ -225,7 +225,8 @@ def test_second_photo_generator_uses_test_digits_only_and_keeps_digits_readable(
 
 
 def test_all_at_once_can_leave_one_condition_out():
-    from photos import main, make_photo
+    from _photos import make_photo
+    from photos import main
 
     _, X, _, _ = load_mnist(n_test=3, random_state=0)
     for seed in range(3):
@@ -256,7 +257,7 @@ def test_scenes_of_every_surface_with_and_without_digits():
 
 def test_scenes_say_where_each_digit_lies():
     from _scenes import KINDS
-    from photos import CONDITIONS, make_photo
+    from _photos import CONDITIONS, make_photo
 
     _, X, _, _ = load_mnist(n_test=3, random_state=0)
     for condition in CONDITIONS + KINDS:
@@ -288,7 +289,7 @@ def test_photos_page_sets_the_finder_beside_the_rules(tmp_path):
 
 
 def test_wilson_interval():
-    from photos import wilson_interval
+    from _common import wilson_interval
 
     # With no success the upper bound is z^2 / (n + z^2).
     assert wilson_interval(0, 10) == pytest.approx([0.0, 1.96 ** 2 / (10 + 1.96 ** 2)])
@@ -300,14 +301,16 @@ def test_wilson_interval():
 def test_photo_generator_uses_test_digits_only():
     import inspect
 
+    import _photos
     import photos
 
     source = inspect.getsource(photos)
+    assert "make_photo" in inspect.getsource(_photos) and "X_train" not in inspect.getsource(_photos)
     assert "X_test" in source and "X_train" not in source and "y_train" not in source
 
 
 def test_photo_digits_are_training_digits_read_back():
-    from photo_digits import photo_digits, render
+    from _photo_digits import photo_digits, render
 
     from skdigits import load_pretrained
 

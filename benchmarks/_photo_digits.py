@@ -10,7 +10,7 @@ This renderer is written apart from the benchmark's photo generator
 (``benchmarks/photos.py``, which uses the *test* digits only) and draws
 differently: one digit on a small card, its own ruling and lighting models.
 
-    python benchmarks/photo_digits.py --n 30000 --output /tmp/photo_digits.npz
+    python benchmarks/_photo_digits.py --n 30000 --output /tmp/photo_digits.npz
 """
 
 import argparse
