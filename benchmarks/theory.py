@@ -126,35 +126,6 @@ def summarise(runs):
     }
 
 
-def markdown(result):
-    lines = [
-        f"MNIST, {result['n_train']} training images (10% of them for validation), full 10,000 test images, "
-        f"{result['epochs']} epochs, seeds {result['seeds']}; base: ReLU, cross-entropy, Adam 1e-3.",
-        f"Command: `{result['command']}` (git {result['git_revision'][:12]}, {result['timestamp']}).",
-        "",
-        "| study | variant | learning rate | test accuracy (mean ± std) | seeds reaching 98% val | "
-        "first epoch at 98% val | seconds to 98% | fit s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in result["rows"]:
-        s = row["summary"]
-        ep = f"{s['mean_epoch_to_98']:.1f}" if s["mean_epoch_to_98"] else "never"
-        sec = f"{s['mean_seconds_to_98']:.0f}" if s["mean_seconds_to_98"] else "never"
-        lines.append(f"| {row['study']} | {row['variant']} | {row['params']['learning_rate']:g} | "
-                     f"{s['mean_test_accuracy']:.4f} ± {s['std_test_accuracy']:.4f} | "
-                     f"{s['seeds_reaching_98']}/{len(row['runs'])} | {ep} | {sec} | {s['mean_fit_seconds']:.0f} |")
-    edges = []
-    for opt, picked in result["picked_learning_rates"].items():
-        rates = result["lr_grid"][opt]
-        edge = grid_edge(picked, rates)
-        if edge:
-            edges.append(f"{opt} ({picked:g}, the {edge} of {rates})")
-    if edges:
-        lines += ["", "Learning rates picked at an edge of the grid tried (the best may lie outside it): "
-                  + "; ".join(edges) + "."]
-    return "\n".join(lines) + "\n"
-
-
 def plot(result, path):
     import matplotlib
 
@@ -230,11 +201,10 @@ def main(argv=None):
 
 
 def write_table_and_chart(result, output):
+    """Draw the curves beside the results file (the table is on the generated benchmark pages)."""
     stem = os.path.splitext(output)[0]
-    with open(stem + ".md", "w") as fh:
-        fh.write(markdown(result))
     plot(result, stem + ".png")
-    print(f"wrote {stem}.md and {stem}.png")
+    print(f"wrote {stem}.png")
     return 0
 
 

@@ -42,11 +42,14 @@ def test_baselines_quick_and_plot(tmp_path):
         assert r["fit_seconds"] > 0 and r["images_per_second"] > 0 and r["model_bytes"] > 0
         assert r["peak_memory_mb"] > 50
     assert {"versions", "machine", "git_revision", "timestamp"} <= set(result)
-    printed = _run("plot.py", out)
-    assert "baselines.md" in printed
-    table = (tmp_path / "baselines.md").read_text()
-    assert "| cnn |" in table and "| rbf_svm |" in table
     assert (tmp_path / "baselines.png").stat().st_size > 10_000
+    (tmp_path / "baselines.png").unlink()
+    assert "wrote" in _run("baselines.py", "--replot", "--output", out)   # from the JSON alone
+    assert (tmp_path / "baselines.png").stat().st_size > 10_000
+    import pages
+
+    lines = pages.baselines(result)
+    assert any(line.startswith("| cnn |") for line in lines) and any(line.startswith("| rbf_svm |") for line in lines)
 
 
 def test_theory_quick(tmp_path):
@@ -63,15 +66,14 @@ def test_theory_quick(tmp_path):
         assert len(row["runs"][0]["history"]["loss"]) == 2
     base = next(r for r in result["rows"] if r["variant"] == "relu")
     assert base["summary"]["mean_test_accuracy"] > 0.5  # even 2 short epochs learn something
-    assert "| optimizer | nesterov |" in (tmp_path / "theory.md").read_text()
     assert (tmp_path / "theory.png").stat().st_size > 10_000
-    # Redrawing reads only the JSON: it trains nothing and brings back table and chart.
-    table = (tmp_path / "theory.md").read_text()
-    (tmp_path / "theory.md").unlink()
+    # Redrawing reads only the JSON: it trains nothing and brings back the chart.
     (tmp_path / "theory.png").unlink()
     assert "wrote" in _run("theory.py", "--replot", "--output", out)
-    assert (tmp_path / "theory.md").read_text() == table
     assert (tmp_path / "theory.png").stat().st_size > 10_000
+    import pages
+
+    assert any(line.startswith("| optimizer | nesterov |") for line in pages.theory(result))
 
 
 def test_theory_replot_without_results_says_so(tmp_path):
@@ -268,24 +270,6 @@ def test_scenes_say_where_each_digit_lies():
         # Digit k lies left of digit k + 1 (each one's mean column).
         columns = [np.nonzero(which == k)[1].mean() for k in (1, 2, 3)]
         assert columns == sorted(columns)
-
-
-def test_photos_page_sets_the_finder_beside_the_rules(tmp_path):
-    import photos_page
-
-    row = {"single_accuracy": 0.5, "number_accuracy": 0.25, "blank_no_digit_number": 1.0, "single_refused": 0.0,
-           "n_single": 4, "n_number": 4, "n_blank": 2}
-    run = {"command": "python benchmarks/photos.py", "git_revision": "abc", "seed": 0,
-           "machine": {"cpu": "AMD EPYC", "cpu_count": 2}, "conditions": {"boxes": row}}
-    paths = []
-    for name, learned in (("new", True), ("old", False)):
-        paths.append(tmp_path / f"{name}.json")
-        paths[-1].write_text(json.dumps({**run, "learned": learned}))
-    out = tmp_path / "photos.md"
-    assert photos_page.main([str(paths[0]), str(paths[1]), "--output", str(out)]) == 0
-    assert "| boxes | 50.0% (50.0%) | 25.0% (25.0%) | 100.0% (100.0%) | 0.0% (0.0%) |" in out.read_text()
-    with pytest.raises(SystemExit):  # the runs in the wrong order
-        photos_page.main([str(paths[1]), str(paths[0]), "--output", str(out)])
 
 
 def test_wilson_interval():

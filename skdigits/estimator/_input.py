@@ -1,12 +1,9 @@
 """The tf.data pipelines that feed training.
 
 Keras turns NumPy arrays into a tf.data pipeline with autotuning on, and starts
-a fresh iterator each epoch. On a 2-core machine, destroying the previous
-epoch's iterator often waited 31-37 s with both cores idle, in 8 of 14 epochs
-(``benchmarks/results/pauses_keras_arrays.json``). A stack taken during such a
-wait (``benchmarks/results/pause_stack.txt``) shows the main thread in the
-iterator's destructor, waiting for a background thread that the iterator's
-root owns; with autotuning on, that is the thread the autotuner runs in.
+a fresh iterator each epoch; on a 2-core machine, destroying the previous
+epoch's iterator could wait half a minute for the autotuner's thread, with
+both cores idle.
 
 The pipelines below do the same work (a seeded shuffle of indices each epoch,
 then one gather per batch) with autotuning off, so no such thread exists.
