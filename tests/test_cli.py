@@ -10,6 +10,10 @@ from PIL import Image
 
 from skdigits import load_mnist, load_model
 from skdigits.apps._cli import main
+from skdigits.reader._records import digit_record
+
+# The one JSON shape of a digit, in the CLI, the HTTP API (which adds the network's input) and Reading.to_dict.
+DIGIT_KEYS = set(digit_record([0, 1], [0.3, 0.7], box=(0, 0, 1, 1)))
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +165,7 @@ def test_predict_json_and_per_file_errors(trained, tmp_path, capsys):
     results = json.loads(captured.out)
     assert [r["file"] for r in results] == [str(tmp_path / "missing.png"), str(blank), str(notes), str(png)]
     assert results[-1]["label"] == label and 0 < results[-1]["probability"] <= 1
-    assert len(results[-1]["top3"]) == 3
+    assert len(results[-1]["top3"]) == 3 and set(results[-1]) == DIGIT_KEYS | {"file"}
     assert all(r["label"] is None and r["error"] for r in results[:3])
     assert "missing.png: no such file" in captured.err
     assert "blank.png: no ink found" in captured.err
@@ -280,7 +284,7 @@ def test_read_lines_json_and_per_file_errors(tmp_path, capsys):
     assert [r["file"] for r in results] == [str(blank), str(number), str(tmp_path / "gone.png")]
     assert results[1]["text"] == text and len(results[1]["digits"]) == 4
     digit = results[1]["digits"][0]
-    assert set(digit) == {"label", "probability", "box"} and len(digit["box"]) == 4
+    assert set(digit) == DIGIT_KEYS and len(digit["box"]) == 4
     assert results[0]["text"] is None and "no ink found" in results[0]["error"]
     assert "blank.png: no ink found" in captured.err and "gone.png: no such file" in captured.err
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import canvas_png, number_png, png_bytes
 from starlette.testclient import TestClient
 
-from skdigits import load_mnist
+from skdigits import load_mnist, read_digits
 from skdigits.apps._server import BatchedModel, create_app
 
 
@@ -80,7 +80,7 @@ def test_predict_multipart_upload(client, test_digits):
     assert response.json()["label"] == y_test[0]
 
 
-def test_read_a_number(client, test_digits):
+def test_read_a_number(client, test_digits, pretrained):
     X_test, y_test = test_digits
     response = client.post("/api/read", content=number_png(X_test[:4]), headers={"Content-Type": "image/png"})
     assert response.status_code == 200, response.text
@@ -90,6 +90,10 @@ def test_read_a_number(client, test_digits):
     assert lefts == sorted(lefts) and len(lefts) == 4
     for digit in answer["digits"]:
         assert len(digit["probabilities"]) == 10 and np.array(digit["input"]).shape == (28, 28)
+    # One shape of a digit: the API's is Reading.to_dict's, with the network's input added.
+    reading = read_digits(number_png(X_test[:4]), pretrained)
+    assert [set(d) for d in reading.to_dict()["digits"]] == [set(d) - {"input"} for d in answer["digits"]]
+    assert reading.text == answer["text"]
     assert answer["size"][1] == 120
 
 

@@ -339,6 +339,7 @@ def cmd_convert(args):
 def cmd_export(args):
     """Write a model file's network as a standalone ONNX file, for other programs."""
     from ..model_files._model_files import _load, pretrained_path
+    from ..reader._records import plain
 
     path = pretrained_path() if args.model == "pretrained" else args.model
     if not os.path.isfile(path):
@@ -354,7 +355,7 @@ def cmd_export(args):
         file.write(model.onnx_model_)
     inputs = "pixels: float32 (n, %d), 0..255" % model.n_features_in_
     print(f"wrote {args.output}: {inputs} -> probabilities: float32 (n, {len(model.classes_)}) for classes "
-          f"{[c.item() if hasattr(c, 'item') else c for c in model.classes_]}"
+          f"{[plain(c) for c in model.classes_]}"
           + (", averaged over the image and 4 copies shifted by a pixel" if model.tta else ""))
     return 0
 

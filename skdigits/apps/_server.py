@@ -42,6 +42,7 @@ from ..reader._images import (
     NoDigitError,
     find_digits,
 )
+from ..reader._records import digit_record, plain
 
 __all__ = ["create_app", "serve", "default_workers", "BatchedModel", "MAX_BODY_BYTES", "loopback_hosts"]
 
@@ -200,19 +201,9 @@ async def image_bytes(request, limit):
     return await files[0].read()
 
 
-def _label(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _digit(classes, proba, image, box):
-    best = int(np.argmax(proba))
-    return {
-        "label": _label(classes[best]),
-        "probability": float(proba[best]),
-        "probabilities": [float(p) for p in proba],
-        "box": [int(v) for v in box],
-        "input": image.tolist(),
-    }
+    """A digit's JSON (``digit_record``) with the 28x28 image the network saw, which the page draws."""
+    return {**digit_record(classes, proba, box), "input": image.tolist()}
 
 
 def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_batch=MAX_BATCH,
@@ -272,13 +263,13 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
 
     async def predict(request):
         found, digits, ms = await recognise(request, single=True)
-        return JSONResponse({**digits[0], "classes": [_label(c) for c in classes],
+        return JSONResponse({**digits[0], "classes": [plain(c) for c in classes],
                              "size": list(found.size), "milliseconds": ms})
 
     async def read(request):
         found, digits, ms = await recognise(request, single=False)
         text = "".join(str(d["label"]) for d in digits)
-        return JSONResponse({"text": text, "digits": digits, "classes": [_label(c) for c in classes],
+        return JSONResponse({"text": text, "digits": digits, "classes": [plain(c) for c in classes],
                              "size": list(found.size), "milliseconds": ms})
 
     async def health(request):
@@ -288,7 +279,7 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
         return JSONResponse({
             **(description or {}),
             "estimator": type(model).__name__,
-            "classes": [_label(c) for c in classes],
+            "classes": [plain(c) for c in classes],
             "max_body_bytes": max_body_bytes,
         })
 

@@ -23,6 +23,7 @@ from importlib import resources
 import numpy as np
 
 from ..estimator._architecture import expected_shapes
+from ..reader._records import plain
 from ._checks import (
     FORMAT,
     FORMAT_VERSION,
@@ -164,8 +165,7 @@ def _fitted_to_json(estimator):
     if kind == "float" and not np.all(np.isfinite(classes)):
         raise ValueError("class labels must be finite to be saved in a model file.")
     return {
-        "classes": {"type": kind, "values": [_json_scalar(c.item() if hasattr(c, "item") else c)
-                                             for c in classes]},
+        "classes": {"type": kind, "values": [_json_scalar(plain(c)) for c in classes]},
         "n_features_in": int(estimator.n_features_in_),
         "image_shape": [int(side) for side in estimator.image_shape_],
         "pixel_mean": float(estimator.pixel_mean_),

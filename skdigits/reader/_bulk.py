@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from ._records import digit_record
+
 __all__ = ["image_files", "read_many", "photo_records"]
 
 # The files a folder is searched for (by name; other files there are left alone).
@@ -105,8 +107,7 @@ def _records(path, model, what, show, skip):
     from ._images import find_digits
 
     found = find_digits(path, single=True)
-    record = {**_prediction(path, model.classes_, model.predict_proba(found.images[:1])[0]),
-              "box": list(found.boxes[0])}
+    record = {"file": path, **digit_record(model.classes_, model.predict_proba(found.images[:1])[0], found.boxes[0])}
     if show:
         from ._show import save_show
 
@@ -116,14 +117,8 @@ def _records(path, model, what, show, skip):
 
 
 def _prediction(name, classes, proba):
-    """The record of one image's prediction: its label, probability and top 3."""
-    top = np.argsort(proba)[::-1][:3]
-    return {"file": name, "label": _plain(classes[top[0]]), "probability": float(proba[top[0]]),
-            "top3": [{"label": _plain(classes[i]), "probability": float(proba[i])} for i in top]}
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
+    """The record of one image's prediction: its file and the digit's record (see ``digit_record``)."""
+    return {"file": name, **digit_record(classes, proba)}
 
 
 def npy_images(path, image_shape):
@@ -213,6 +208,8 @@ def read_many(paths, model=None, *, what="read", n_jobs=None, client=None, runti
     --------
     >>> import os, tempfile
     >>> import numpy as np
+
+from ._records import digit_record
     >>> from PIL import Image
     >>> from skdigits import load_mnist, read_many
     >>> _, X_test, _, y_test = load_mnist(n_test=2, random_state=0)

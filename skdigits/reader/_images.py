@@ -10,6 +10,7 @@ import io
 import math
 import os
 import time
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -372,6 +373,7 @@ def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=False):
     return find_digits(image, invert=invert, min_contrast=min_contrast, single=True, learned=learned).images[0]
 
 
+@dataclass
 class FoundDigits:
     """Digits found in a picture: 28x28 images and their boxes, left to right.
 
@@ -385,10 +387,9 @@ class FoundDigits:
         The input picture's (width, height) in pixels.
     """
 
-    def __init__(self, images, boxes, size):
-        self.images = images
-        self.boxes = boxes
-        self.size = size
+    images: np.ndarray
+    boxes: list
+    size: tuple
 
 
 def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, learned=False):

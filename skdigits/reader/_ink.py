@@ -41,6 +41,8 @@ brought to a working size, then:
    turned upright when the rulings show the page is turned.
 """
 
+from dataclasses import dataclass, field
+
 import cv2
 import numpy as np
 
@@ -122,16 +124,19 @@ def off_page(rgb, dark):
     return touching[labels]
 
 
+@dataclass
 class Ink:
-    """What ``find_ink`` found: the contrast map, the ink mask and the levels used."""
+    """What ``find_ink`` found: the contrast map, the ink mask and the levels used.
 
-    def __init__(self, con, mask, level, scale, angle, **measured):
-        self.contrast = con
-        self.mask = mask
-        self.level = level
-        self.scale = scale
-        self.angle = angle
-        self.measured = measured  # the levels and thresholds chosen: what to look at when a picture fails
+    ``measured`` holds the thresholds chosen: what to look at when a picture is misread.
+    """
+
+    contrast: np.ndarray
+    mask: np.ndarray
+    level: float
+    scale: float
+    angle: float | None
+    measured: dict = field(default_factory=dict)
 
 
 def pen_level(con):
@@ -200,7 +205,7 @@ def find_ink(rgb, light_ink):
         # Marks that reach the table are the page's own edge (its shadow, a torn or
         # curled rim), not digits, as marks on the picture's border are not.
         mask = _apart_from(mask, cv2.dilate(outside.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool))
-    return Ink(con, mask, level, scale, angle, floor=floor, low=low, high=high, rulings=rulings)
+    return Ink(con, mask, level, scale, angle, dict(floor=floor, low=low, high=high, rulings=rulings))
 
 
 def _apart_from(mask, zone):

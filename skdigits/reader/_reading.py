@@ -1,46 +1,63 @@
 """Reading a written number: find the digits in a picture, classify each, join them."""
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..model_files._model_files import load_pretrained
 from ._images import find_digits
+from ._records import digit_record, plain
 
 __all__ = ["read_digits", "Reading"]
 
 
+@dataclass
 class Reading:
     """What :func:`read_digits` read in one picture.
 
     Attributes
     ----------
-    text : str
-        The labels of the digits, left to right, joined.
     labels : list
-        Each digit's predicted label (from the model's ``classes_``).
+        Each digit's predicted label (from the model's ``classes_``), left to right.
     probabilities : list of float
         The model's probability of each predicted label.
     boxes : list of (left, top, right, bottom)
         Each digit's box, in the picture's pixels.
     images : ndarray of shape (n_digits, 28, 28), uint8
         The MNIST-style images given to the network.
+    proba : ndarray of shape (n_digits, n_classes)
+        The model's probabilities of every class, for each digit.
+    classes : list
+        The model's classes, in the columns' order of ``proba``.
+    text : str
+        The labels of the digits, left to right, joined.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+
+import numpy as np
+    >>> reading = Reading([4, 2], [0.9, 0.8], [(0, 0, 10, 20), (12, 0, 22, 20)], np.zeros((2, 28, 28), np.uint8),
+    ...                   np.array([[0.1, 0.9, 0.0], [0.0, 0.2, 0.8]]), [3, 4, 2])
+    >>> reading.text, reading.to_dict()["digits"][1]["top3"][0]
+    ('42', {'label': 2, 'probability': 0.8})
     """
 
-    def __init__(self, labels, probabilities, boxes, images):
-        self.labels = labels
-        self.probabilities = probabilities
-        self.boxes = boxes
-        self.images = images
-        self.text = "".join(str(label) for label in labels)
+    labels: list
+    probabilities: list
+    boxes: list
+    images: np.ndarray
+    proba: np.ndarray
+    classes: list
+
+    @property
+    def text(self):
+        return "".join(str(label) for label in self.labels)
 
     def to_dict(self):
-        """JSON-ready: ``text`` and ``digits`` (each with ``label``, ``probability`` and ``box``)."""
-        return {
-            "text": self.text,
-            "digits": [
-                {"label": label, "probability": probability, "box": list(box)}
-                for label, probability, box in zip(self.labels, self.probabilities, self.boxes)
-            ],
-        }
+        """JSON-ready: ``text`` and ``digits``, each in the one shape of a digit (:func:`digit_record`)."""
+        return {"text": self.text,
+                "digits": [digit_record(self.classes, p, box) for p, box in zip(self.proba, self.boxes)]}
 
     def __repr__(self):
         return f"Reading(text={self.text!r}, probabilities={[round(p, 3) for p in self.probabilities]})"
@@ -79,7 +96,9 @@ def read_digits(image, model=None, *, invert="auto", learned=False):
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from dataclasses import dataclass
+
+import numpy as np
     >>> from skdigits import load_mnist, read_digits
     >>> _, X_test, _, y_test = load_mnist(n_test=3, random_state=0)
     >>> page = np.full((80, 200), 240, dtype=np.uint8)          # light paper
@@ -94,6 +113,6 @@ def read_digits(image, model=None, *, invert="auto", learned=False):
     found = find_digits(image, invert=invert, learned=learned)
     proba = model.predict_proba(found.images)
     best = np.argmax(proba, axis=1)
-    labels = [model.classes_[i].item() if hasattr(model.classes_[i], "item") else model.classes_[i] for i in best]
+    labels = [plain(model.classes_[i]) for i in best]
     probabilities = [float(proba[row, i]) for row, i in enumerate(best)]
-    return Reading(labels, probabilities, found.boxes, found.images)
+    return Reading(labels, probabilities, found.boxes, found.images, proba, [plain(c) for c in model.classes_])
