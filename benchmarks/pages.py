@@ -129,14 +129,23 @@ def photos_other(rules, finder):
 
 
 def serving(runs):
+    """One row per run; a run with hostile clients also gives its normal clients' run beside them."""
     rows = []
     for name, data in runs:
-        s = data["summary"]
-        rows.append([name, data["workers"], data["clients"], f"{s['requests_per_second']:.0f}",
-                     f"{s['correct_predictions_per_second']:.0f}", f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}",
-                     s["failed_good_requests"], data["healthy_after"]])
+        parts = [(name, data["summary"])]
+        if "beside_hostile" in data:
+            parts = [(f"{name}: normal clients alone", data["summary"]),
+                     (f"{name}: beside {data['hostile_clients']} hostile ({data['hostile_mix']})",
+                      data["beside_hostile"])]
+        for label, s in parts:
+            rows.append([label, data["workers"], data["clients"], f"{s['requests_per_second']:.0f}",
+                         f"{s['correct_predictions_per_second']:.0f}", f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}",
+                         s["failed_good_requests"], data["healthy_after"]])
+    notes = [f"- {name}: good requests answered " + ", ".join(f"{n:,} x {status}" for status, n in sorted(
+        data["summary"]["by_kind"]["good"]["statuses"].items())) for name, data in runs
+        if set(data["summary"]["by_kind"]["good"]["statuses"]) != {"200"}]
     return table(["run", "workers", "clients", "requests/s", "correct predictions/s", "p50 ms", "p99 ms",
-                  "failed good requests", "healthy after"], rows)
+                  "failed good requests", "healthy after"], rows) + notes + [""]
 
 
 def startup(data):
@@ -218,7 +227,14 @@ def index(folder=RESULTS):
                      + ["Figures: " + ", ".join(f"[{n}]({n})" for n in figures), ""])
 
 
+INTRO = """Every number on these pages is read from a results file in `benchmarks/results/` that a script
+in `benchmarks/` wrote; each section names the command that reproduces it, the revision, the date and the
+machine. The development machines have 2 cores and no GPU, of two kinds (AVX-512 and AVX2), and the same
+run can differ by up to 2x between them: compare timings only within one section."""
+
+
 def write_pages(output, folder=RESULTS):
+    """Write one Markdown page per topic into ``output``, with its figures and an index page."""
     os.makedirs(output, exist_ok=True)
     written = []
     for name, (title, lines, figures) in pages(folder).items():
@@ -229,7 +245,11 @@ def write_pages(output, folder=RESULTS):
         for figure in figures:
             shutil.copyfile(os.path.join(folder, figure), os.path.join(output, figure))
         written.append(path)
-    return written
+    index_path = os.path.join(output, "index.md")
+    with open(index_path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(["# Benchmarks", "", INTRO, "", "```{toctree}", ":maxdepth: 1", ""]
+                           + [os.path.splitext(os.path.basename(p))[0] for p in written] + ["```", ""]))
+    return written + [index_path]
 
 
 def main(argv=None):

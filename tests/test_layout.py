@@ -2,6 +2,7 @@
 
 import importlib
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -43,3 +44,12 @@ def test_each_sub_package_says_what_it_holds():
     for name in ("estimator", "reader", "model_files", "apps"):
         module = importlib.import_module(f"skdigits.{name}")
         assert module.__doc__ and "skdigits" in module.__doc__, name
+
+
+def test_the_readme_is_short_has_no_history_and_gives_the_test_command():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 300
+    hashes = re.findall(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b", readme)
+    assert hashes == [], f"commit hashes belong in CHANGELOG.md: {hashes}"
+    assert "this round" not in readme and "last round" not in readme
+    assert "pip install -e '.[test]'" in readme and (PACKAGE.parent / "CHANGELOG.md").is_file()

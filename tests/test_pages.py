@@ -32,7 +32,7 @@ def test_every_results_file_is_described_and_every_page_is_made(tmp_path):
     folder = tmp_path / "results"
     shutil.copytree(os.path.join(BENCH, "results"), folder)
     written = pages.write_pages(str(tmp_path / "pages"), str(folder))
-    assert {os.path.basename(p) for p in written} == {"estimator.md", "theory.md", "photos.md", "serving.md"}
+    assert {os.path.basename(p) for p in written} == {"estimator.md", "theory.md", "photos.md", "serving.md", "index.md"}
     photos_page = (tmp_path / "pages" / "photos.md").read_text()
     assert "Reproduce: `python benchmarks/photos.py" in photos_page and (tmp_path / "pages" / "photos.png").exists()
     (folder / "extra.json").write_text(json.dumps({"command": "x", "git_revision": "abc", "timestamp": "2026"}))

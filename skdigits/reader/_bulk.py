@@ -208,8 +208,6 @@ def read_many(paths, model=None, *, what="read", n_jobs=None, client=None, runti
     --------
     >>> import os, tempfile
     >>> import numpy as np
-
-from ._records import digit_record
     >>> from PIL import Image
     >>> from skdigits import load_mnist, read_many
     >>> _, X_test, _, y_test = load_mnist(n_test=2, random_state=0)

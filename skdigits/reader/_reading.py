@@ -34,9 +34,7 @@ class Reading:
 
     Examples
     --------
-    >>> from dataclasses import dataclass
-
-import numpy as np
+    >>> import numpy as np
     >>> reading = Reading([4, 2], [0.9, 0.8], [(0, 0, 10, 20), (12, 0, 22, 20)], np.zeros((2, 28, 28), np.uint8),
     ...                   np.array([[0.1, 0.9, 0.0], [0.0, 0.2, 0.8]]), [3, 4, 2])
     >>> reading.text, reading.to_dict()["digits"][1]["top3"][0]
@@ -96,9 +94,7 @@ def read_digits(image, model=None, *, invert="auto", learned=False):
 
     Examples
     --------
-    >>> from dataclasses import dataclass
-
-import numpy as np
+    >>> import numpy as np
     >>> from skdigits import load_mnist, read_digits
     >>> _, X_test, _, y_test = load_mnist(n_test=3, random_state=0)
     >>> page = np.full((80, 200), 240, dtype=np.uint8)          # light paper
