@@ -6,6 +6,22 @@ from ._components import along_border, components, labelled, touches_border
 from ._paper import stroke_width
 
 
+# Two marks, one above the other, are pieces of one digit only if the gap
+# between them is at most this fraction of the taller one's height.
+STACKED_GAP = 0.5
+# A straight mark this many times longer than a curved mark of a like amount
+# of ink is a line (the page's edge, a margin line), not a 1.
+LONG_LINE = 3.0
+# A faint digit in a number is taken down to this fraction of the pen's contrast.
+FAINT_DIGIT = 0.12
+# Neighbouring digits of a number lie at most this fraction of a digit's height
+# above or below each other (see the_row).
+ROW_STEP = 0.25
+# A straight mark at an end of a number whose stroke is thinner than this
+# fraction of the other digits' is the page's edge, not a 1.
+THIN_EDGE = 0.4
+
+
 def digit_groups(mask, min_height_ratio=0.3):
     """Group the ink into digits, left to right.
 
@@ -78,16 +94,6 @@ def digit_groups(mask, min_height_ratio=0.3):
     return labels, stats, groups
 
 
-# Two marks, one above the other, are pieces of one digit only if the gap
-# between them is at most this fraction of the taller one's height.
-STACKED_GAP = 0.5
-
-
-# A straight mark this many times longer than a curved mark of a like amount
-# of ink is a line (the page's edge, a margin line), not a 1.
-LONG_LINE = 3.0
-
-
 def long_lines(lengths, areas, pieces):
     """Which marks are lines on or of the page rather than digits.
 
@@ -125,10 +131,6 @@ def long_lines(lengths, areas, pieces):
         like = curved & (areas >= 0.3 * areas[k])
         lines[k] = bool(like.any()) and lengths[k] > LONG_LINE * lengths[like].max()
     return lines
-
-
-# A faint digit in a number is taken down to this fraction of the pen's contrast.
-FAINT_DIGIT = 0.12
 
 
 def faint_digits(ink, labels, groups, boxes):
@@ -207,11 +209,6 @@ def _in_row(y, h, top, bottom):
     return min(y + h, bottom) - max(y, top) >= 0.6 * min(h, bottom - top)
 
 
-# Neighbouring digits of a number lie at most this fraction of a digit's height
-# above or below each other (see the_row).
-ROW_STEP = 0.25
-
-
 def the_row(stats, groups):
     """The groups that make up the number: the chain of groups level with one another that holds the most ink.
 
@@ -287,11 +284,6 @@ def edge_digits(labels, stats, groups, shape):
             continue  # a page's edge: straight, or running along the picture's side
         (before if left else after).append([i])
     return before[:1] + list(groups) + after[:1]
-
-
-# A straight mark at an end of a number whose stroke is thinner than this
-# fraction of the other digits' is the page's edge, not a 1.
-THIN_EDGE = 0.4
 
 
 def thin_ends(labels, stats, groups):

@@ -69,6 +69,13 @@ MAX_DIGITS = 64
 DECODE_SIDE = 900
 
 
+_FORMAT_NAMES = ("PNG", "JPEG", "BMP", "TIFF", "WebP", "GIF")
+# Light ink is taken only on a ground darker than this, in the middle and at the
+# border alike: MNIST is black, a blackboard 0.1-0.35, while paper in a shadow
+# stays lighter.
+DARK_GROUND = 0.4
+
+
 class ImageError(ValueError):
     """A picture that cannot be turned into a digit image; the message names the problem."""
 
@@ -156,9 +163,6 @@ def _open_source(source, path):
             f"{MAX_DECODED_BYTES // 1_000_000} MB decoded; crop it around the digits or save it with 8 bits a channel"
         )
     return image
-
-
-_FORMAT_NAMES = ("PNG", "JPEG", "BMP", "TIFF", "WebP", "GIF")
 
 
 def _decode(image, path, mode):
@@ -291,12 +295,6 @@ def _rgb_and_size(image):
         rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * shrink)), max(1, round(rgb.shape[0] * shrink))),
                          interpolation=cv2.INTER_AREA)
     return rgb.astype(np.float32) / 255.0, width / rgb.shape[1], size
-
-
-# Light ink is taken only on a ground darker than this, in the middle and at the
-# border alike: MNIST is black, a blackboard 0.1-0.35, while paper in a shadow
-# stays lighter.
-DARK_GROUND = 0.4
 
 
 def dark_ink(rgb, invert="auto"):

@@ -67,14 +67,14 @@ from ._paper import (
 from ._rulings import find_rulings
 
 
-def ink_mask(con, low, high):
-    """Hysteresis threshold: components of ``con > low`` that hold a pixel ``> high``."""
-    return holding(con > low, con > high)
-
-
 # A pixel differs in colour from the paper when one of its channels is this far
 # (in intensity, 0..1) from the paper's colour at its brightness.
 OTHER_COLOUR = 0.08
+
+
+def ink_mask(con, low, high):
+    """Hysteresis threshold: components of ``con > low`` that hold a pixel ``> high``."""
+    return holding(con > low, con > high)
 
 
 def off_page(rgb, dark):

@@ -20,6 +20,14 @@ NOISE_SIGMAS = 6.0
 FLOOR_CAP = 0.25
 
 
+# Paper whose weakest channel is under 1 / PAPER_TINT of its strongest is made
+# neutral; warm white and cream paper are left as they are.
+PAPER_TINT = 1.3
+# The finer opening that finds a table's level is computed where its square is
+# at most this many pixels wide: a tenth of the time at full size, as good.
+TABLE_SQUARE = 31
+
+
 def to_work_size(rgb):
     """(rgb at working size, factor from working coordinates back to the input's)."""
     height, width = rgb.shape[:2]
@@ -35,11 +43,6 @@ def to_work_size(rgb):
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     out = cv2.resize(rgb, size, interpolation=interpolation)
     return np.clip(out, 0, 1), 1.0 / scale
-
-
-# Paper whose weakest channel is under 1 / PAPER_TINT of its strongest is made
-# neutral; warm white and cream paper are left as they are.
-PAPER_TINT = 1.3
 
 
 def paper_balanced(rgb):
@@ -91,11 +94,6 @@ def paper_level(dark, window, table=True):
     paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     return _table_level(dark, paper, 4 * factor) if table else paper
-
-
-# The finer opening that finds a table's level is computed where its square is
-# at most this many pixels wide: a tenth of the time at full size, as good.
-TABLE_SQUARE = 31
 
 
 def _table_level(dark, paper, side):
