@@ -12,18 +12,10 @@ MNIST training digits only; ``--model`` reads with another model file):
   "no digit" (the right answer), and how many photos of digits it refused;
 - preprocessing time per photo, and per 12-megapixel JPEG file (decoding included).
 
-Conditions: clean (black pen on plain white paper, mild sensor noise),
-ruled (blue, grey or faint rulings crossing the digits), squared (grid paper),
-shadow (a soft-edged shadow and a lighting gradient), tilt (page turned up to
-15 degrees with mild perspective; the page edge and the table show in a corner),
-pen (blue, black or red pens, thin to thick strokes), specks (dust and dots),
-lowres (digits 25 to 40 pixels high), jpeg (JPEG quality 40 to 75), and all
-(everything at once, on ruled or on squared paper). On request,
-``all-but-pen`` and the like: everything at once but that one condition
-(``LEAVE_OUT``), so what each costs in the combination shows. Other
-surfaces (``_scenes.py``): pencil, marker, note (a sticky note on a wooden
-desk), whiteboard, chalk, touching (digits against their neighbours) and
-boxes (a form's row of boxes).
+Each condition (``_photos.CONDITIONS``: clean, ruled, squared, shadow, tilt, pen,
+specks, lowres, jpeg, all, and ``all-but-pen`` and the like on request) and each
+other surface (``_scenes.KINDS``: pencil, marker, note, whiteboard, chalk,
+touching, boxes) is described where it is drawn.
 
     python benchmarks/photos.py --conditions all all-but-pen all-but-lowres --n-single 0 --n-large 0 --output /tmp/all_but.json
     python benchmarks/photos.py --n-single 10 --n-number 4 --n-blank 4 --n-large 1 --output /tmp/photos.json   # quick
