@@ -30,7 +30,6 @@ templates_path = ["_templates"]
 myst_heading_anchors = 3
 
 autosummary_generate = True
-autodoc_default_options = {"members": False, "inherited-members": False}
 # The estimator's methods are listed by the class template; numpydoc's own member tables would repeat them.
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
