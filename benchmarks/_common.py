@@ -1,4 +1,10 @@
-"""Shared by the benchmark scripts (and the tests): what machine and versions a result came from, timers, test pictures."""
+"""Shared by the benchmark scripts (and the tests): what machine and versions a result came from, timers, test pictures.
+
+The scripts import every shared helper from here, never from each other. The
+generators of photos are long enough to live in modules of their own
+(``_photos.py``, ``_scenes.py``, ``_photo_digits.py``); their public names are
+imported here.
+"""
 
 import datetime
 import io
@@ -15,6 +21,10 @@ import zlib
 
 import numpy as np
 from PIL import Image
+
+from _photo_digits import photo_digits  # noqa: F401
+from _photos import ALL_BUT, CONDITIONS, SURFACES, make_photo  # noqa: F401
+from _scenes import make_scene  # noqa: F401
 
 
 def cpu_model():

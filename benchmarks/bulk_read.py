@@ -30,8 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, free_port, write_json  # noqa: E402
-from _photos import CONDITIONS, make_photo  # noqa: E402
+from _common import CONDITIONS, environment, free_port, make_photo, write_json  # noqa: E402
 
 from skdigits import load_mnist  # noqa: E402
 

@@ -38,8 +38,18 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, pad_png, read_number, read_single, wilson_interval, write_json  # noqa: E402
-from _photos import ALL_BUT, CONDITIONS, SURFACES, make_photo  # noqa: E402
+from _common import (  # noqa: E402
+    ALL_BUT,
+    CONDITIONS,
+    SURFACES,
+    environment,
+    make_photo,
+    pad_png,
+    read_number,
+    read_single,
+    wilson_interval,
+    write_json,
+)
 
 from skdigits import (  # noqa: E402
     ImageError,

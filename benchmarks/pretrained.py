@@ -30,8 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, timed, write_json  # noqa: E402
-from _photo_digits import photo_digits  # noqa: E402
+from _common import environment, photo_digits, timed, write_json  # noqa: E402
 
 from skdigits import CNNDigitClassifier, load_mnist, load_model, save_model  # noqa: E402
 from skdigits.model_files._checks import FORMAT_VERSION, tensors_sha256  # noqa: E402

@@ -38,8 +38,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import PAD, environment, write_json  # noqa: E402
-from _photos import CONDITIONS, SURFACES, make_photo  # noqa: E402
+from _common import CONDITIONS, PAD, SURFACES, environment, make_photo, write_json  # noqa: E402
 
 from skdigits import load_mnist  # noqa: E402
 from skdigits.reader._finder import finder_input  # noqa: E402

@@ -53,3 +53,20 @@ def test_the_readme_is_short_has_no_history_and_gives_the_test_command():
     assert hashes == [], f"commit hashes belong in CHANGELOG.md: {hashes}"
     assert "this round" not in readme and "last round" not in readme
     assert "pip install -e '.[test]'" in readme and (PACKAGE.parent / "CHANGELOG.md").is_file()
+
+
+def test_benchmark_scripts_import_shared_helpers_from_common_only():
+    import ast
+
+    folder = PACKAGE.parent / "benchmarks"
+    local = {path.stem for path in folder.glob("*.py")}
+    scripts = [path for path in folder.glob("*.py") if not path.name.startswith("_")]
+    assert len(scripts) > 10
+    for path in scripts:
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+        assert imported & local <= {"_common"}, (path.name, sorted(imported & local))
