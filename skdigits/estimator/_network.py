@@ -135,10 +135,8 @@ def make_optimizer(name, learning_rate, **kwargs):
     return cls(**{"learning_rate": learning_rate, **defaults, **kwargs})
 
 
-# batch_size="auto": about this many steps an epoch, within these bounds. On a
-# CPU an image costs about the same at batch 128 and 512 (median steps of 35-48
-# and 134-154 ms in benchmarks/results/accuracy.json); the default recipe was
-# tuned at 512 on MNIST, and a small training set needs enough steps.
+# batch_size="auto": about this many steps an epoch, within these bounds: the default
+# recipe was tuned at 512 on MNIST, and a small training set needs enough steps.
 AUTO_BATCH_STEPS = 100
 AUTO_BATCH_RANGE = (32, 512)
 

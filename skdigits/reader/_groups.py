@@ -353,8 +353,3 @@ def group_box(stats, group):
     """(left, top, right, bottom) of a group of components, in working coordinates."""
     x, y, w, h = (stats[group, k] for k in range(4))
     return int(x.min()), int(y.min()), int((x + w).max()), int((y + h).max())
-
-
-# MNIST's strokes are 0.087 to 0.167 of the digit's larger side (10th to 90th
-# percentile of ``stroke_width``, measured on 500 test digits enlarged 4 times;
-# a tenth are thicker still). Pens thinner than 0.085 or thicker than 0.3 are

@@ -1,8 +1,11 @@
 """Finding the pen strokes in a photo: paper, rulings, shadows, clutter and specks apart.
 
-Each step is a small function on arrays (OpenCV does the image processing);
-``find_ink`` and ``digit_groups`` call them in order. The picture is first
-brought to a working size, then:
+Each step is a small function on arrays (OpenCV does the image processing), in
+a module of its own: ``_paper`` (working size, darkness, the paper's level,
+contrast), ``_rulings``, this module (what is off the page, the ink mask),
+``_groups`` (digits) and ``_patch`` (one digit, MNIST's way). ``find_ink`` and
+``digit_groups`` call them in order. The picture is first brought to a working
+size, then:
 
 1. ``darkness``: one minus the luminance, so that light-blue rulings stay
    lighter than blue, black and red pens (light-on-dark pictures are inverted).

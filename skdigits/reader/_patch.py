@@ -8,10 +8,9 @@ import numpy as np
 from ._groups import group_box
 from ._paper import stroke_width
 
-# brought to its median, 0.118.
+# (thin, median, thick) stroke widths, as fractions of the digit's larger side: MNIST's
+# median is 0.118; strokes thinner than "thin" or thicker than "thick" are changed.
 MNIST_STROKE = (0.085, 0.118, 0.3)
-
-
 # Strokes thicker than this fraction of the digit's side are a thick pen, which fills
 # a small digit's loops less darkly than its strokes: the lightest LOOP_FILL of the ink is dropped.
 THICK_STROKE = 0.2
