@@ -1,5 +1,6 @@
 """The reader's learned stage (skdigits.reader._finder): its graph, its file, and what it changes in a reading."""
 
+import os
 import shutil
 
 import cv2
@@ -204,3 +205,32 @@ def test_network_is_small_and_fully_convolutional():
     assert count < 300_000
     assert ENCODER[0][0] == "stem"
 
+
+
+def test_the_command_line_and_the_api_read_with_the_finder_when_asked(tmp_path, test_digits, capsys):
+    """``--learned`` / ``learned=True`` reach the CLI, bulk reading and the server: an empty form is "no digit"."""
+    import json
+
+    from PIL import Image
+    from starlette.testclient import TestClient
+
+    from skdigits import load_pretrained
+    from skdigits.apps._cli import main
+    from skdigits.apps._server import create_app
+
+    form = tmp_path / "form.png"
+    Image.fromarray(np.uint8(_form(5)[0])).save(form)
+    pair, text = _pair(test_digits, 4, 5)
+    Image.fromarray(pair).save(tmp_path / "pair.png")
+    assert main(["read", "--json", str(form)]) == 0  # the rules alone read the form's boxes as digits
+    assert json.loads(capsys.readouterr().out)[0]["text"]
+    assert main(["read", "--json", "--learned", str(form), str(tmp_path / "pair.png")]) == 1
+    records = {os.path.basename(r["file"]): r for r in json.loads(capsys.readouterr().out)}
+    assert records["form.png"]["text"] is None and "no digit found" in records["form.png"]["error"]
+    assert records["pair.png"]["text"] == text  # cut apart; the rules alone read one digit
+    with TestClient(create_app(load_pretrained(runtime="onnx"), learned=True)) as client:
+        answer = client.post("/api/read", content=form.read_bytes(), headers={"Content-Type": "image/png"})
+        assert answer.status_code == 422 and "no digit found" in answer.json()["error"]
+        answer = client.post("/api/read", content=(tmp_path / "pair.png").read_bytes(),
+                             headers={"Content-Type": "image/png"})
+        assert answer.status_code == 200 and answer.json()["text"] == text

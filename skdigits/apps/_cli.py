@@ -203,7 +203,7 @@ def _bulk_command(args, what):
         bar = stack.enter_context(_progress(len(inputs), len(inputs) - todo))
         records = stack.enter_context(contextlib.closing(_read_inputs(
             inputs, args.model, what=what, n_jobs=args.jobs, client=client, runtime=args.runtime, skip=done,
-            show=args.show, loaded=loaded)))
+            show=args.show, loaded=loaded, learned=args.learned)))
         order = {path: k for k, path in enumerate(inputs)}
         results, failed, start = [], 0, time.perf_counter()
         try:
@@ -305,7 +305,7 @@ def cmd_serve(args):
           flush=True)
     started = serve(model, args.model, host=args.host, port=args.port, workers=args.workers,
                     max_body_bytes=int(args.max_body_mb * 1024 * 1024), allowed_hosts=args.allowed_host,
-                    runtime=args.runtime, verbose=args.verbose)
+                    runtime=args.runtime, verbose=args.verbose, learned=args.learned)
     # uvicorn reports a port it cannot bind and stops without raising.
     return 0 if started else 2
 
@@ -413,6 +413,9 @@ def _bulk_arguments(p):
     p.add_argument("--dask", metavar="ADDRESS",
                    help="read on a running Dask cluster (e.g. tcp://10.0.0.5:8786; needs skdigits[dask]); "
                         "each worker loads the model once, and must see the same files")
+    p.add_argument("--learned", action="store_true",
+                   help="find the digits with the learned finder (opt-in): blank surfaces, form boxes and frames "
+                        "are answered 'no digit found', touching digits cut apart; a straight, even 1 is refused")
 
 
 def build_parser():
@@ -490,6 +493,9 @@ def build_parser():
                    help="a name the Host header may give, as in http://NAME:PORT/ (repeat for more; '*' for any). "
                         "Default: localhost, 127.0.0.1 and ::1, and the --host address when it is not loopback; "
                         "any name when bound to 0.0.0.0 (then put a reverse proxy in front)")
+    p.add_argument("--learned", action="store_true",
+                   help="find the digits with the learned finder (opt-in): blank surfaces, form boxes and frames "
+                        "are answered 'no digit found', touching digits cut apart; a straight, even 1 is refused")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("convert", parents=[common],

@@ -207,7 +207,7 @@ def _digit(classes, proba, image, box):
 
 
 def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_batch=MAX_BATCH,
-               allowed_hosts=None, image_slots=None, image_seconds=IMAGE_SECONDS):
+               allowed_hosts=None, image_slots=None, image_seconds=IMAGE_SECONDS, learned=False):
     """The web page and JSON API around a fitted digit classifier.
 
     Parameters
@@ -231,6 +231,9 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
         are answered 503. None: this process's share of the cores.
     image_seconds : float, default=IMAGE_SECONDS
         CPU seconds one picture's reading may take before it is answered 422.
+    learned : bool, default=False
+        Whether the learned finder finds the digits (see :func:`skdigits.find_digits`):
+        blank surfaces, form boxes and frames are then answered 422 "no digit found".
 
     Returns
     -------
@@ -256,7 +259,8 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
         data = await image_bytes(request, max_body_bytes)
         start = time.perf_counter()
         async with reading:
-            found = await run_in_threadpool(find_digits, data, single=single, time_limit=image_seconds)
+            found = await run_in_threadpool(find_digits, data, single=single, time_limit=image_seconds,
+                                            learned=learned)
         proba = await batched.predict_proba(found.images)
         digits = [_digit(classes, p, image, box) for p, image, box in zip(proba, found.images, found.boxes)]
         return found, digits, 1000 * (time.perf_counter() - start)
@@ -432,7 +436,7 @@ def model_description(path, runtime="onnx"):
 
 # How `serve` tells its worker processes what to serve.
 _MODEL_VAR, _BODY_VAR, _HOSTS_VAR = "SKDIGITS_SERVE_MODEL", "SKDIGITS_SERVE_MAX_BODY", "SKDIGITS_SERVE_HOSTS"
-_RUNTIME_VAR = "SKDIGITS_SERVE_RUNTIME"
+_RUNTIME_VAR, _LEARNED_VAR = "SKDIGITS_SERVE_RUNTIME", "SKDIGITS_SERVE_LEARNED"
 
 
 def app_from_environment():
@@ -453,7 +457,8 @@ def app_from_environment():
     hosts = os.environ.get(_HOSTS_VAR)
     return create_app(model, description=model_description(path, runtime),
                       max_body_bytes=int(os.environ.get(_BODY_VAR, MAX_BODY_BYTES)),
-                      allowed_hosts=None if hosts is None else hosts.split(","))
+                      allowed_hosts=None if hosts is None else hosts.split(","),
+                      learned=os.environ.get(_LEARNED_VAR) == "1")
 
 
 def default_workers():
@@ -475,7 +480,7 @@ def uvicorn_options(*, host, port, verbose=False):
 
 
 def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_bytes=MAX_BODY_BYTES,
-          allowed_hosts=None, runtime="onnx", verbose=False):
+          allowed_hosts=None, runtime="onnx", verbose=False, learned=False):
     """Serve the page and the API with uvicorn until interrupted; False if the server could not start.
 
     With one worker, ``model`` (loaded from ``path``, None for the pretrained
@@ -484,7 +489,7 @@ def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_
     ``allowed_hosts`` (None: :func:`loopback_hosts` of ``host``) are the
     ``Host`` names answered. Each connection's head is limited in size and
     time (``skdigits.apps._http_limits``), and each worker holds at most
-    ``MAX_CONNECTIONS`` connections.
+    ``MAX_CONNECTIONS`` connections. ``learned``: the learned finder finds the digits.
     """
     import uvicorn
 
@@ -494,13 +499,14 @@ def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_
     if workers == 1:
         server = uvicorn.Server(uvicorn.Config(
             create_app(model, description=model_description(path, runtime), max_body_bytes=max_body_bytes,
-                       allowed_hosts=allowed_hosts), **options))
+                       allowed_hosts=allowed_hosts, learned=learned), **options))
         server.run()
         return server.started
     os.environ[_MODEL_VAR] = os.path.abspath(path) if path is not None else ""
     os.environ[_BODY_VAR] = str(max_body_bytes)
     os.environ[_HOSTS_VAR] = ",".join(allowed_hosts)
     os.environ[_RUNTIME_VAR] = runtime
+    os.environ[_LEARNED_VAR] = "1" if learned else "0"
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # workers on Keras: no start-up lines
     # Workers that each size TensorFlow's pools to every core would fight over them.

@@ -63,7 +63,7 @@ def _walk(folder):
                 yield os.path.join(root, name)
 
 
-def photo_records(path, model, what="read", *, show=None, skip=()):
+def photo_records(path, model, what="read", *, show=None, skip=(), learned=False):
     """The JSON records of one input: what ``skdigits read`` or ``predict`` says of it, errors included.
 
     ``read``: one record, ``{file, text, digits: [{label, probability,
@@ -73,7 +73,7 @@ def photo_records(path, model, what="read", *, show=None, skip=()):
     read becomes one record with an ``error`` naming the problem.
     """
     try:
-        return _records(path, model, what, show, skip)
+        return _records(path, model, what, show, skip, learned)
     except (OSError, ValueError, TypeError) as exc:
         message = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
     except Exception as exc:  # a picture no step foresaw must not end a run over thousands
@@ -83,11 +83,11 @@ def photo_records(path, model, what="read", *, show=None, skip=()):
     return [{"file": path, "label": None, "probability": None, "error": message}]
 
 
-def _records(path, model, what, show, skip):
+def _records(path, model, what, show, skip, learned=False):
     if what == "read":
         from ._reading import read_digits
 
-        reading = read_digits(path, model)
+        reading = read_digits(path, model, learned=learned)
         if show:
             from ._show import save_show
 
@@ -106,7 +106,7 @@ def _records(path, model, what, show, skip):
         return records
     from ._images import find_digits
 
-    found = find_digits(path, single=True)
+    found = find_digits(path, single=True, learned=learned)
     record = {"file": path, **digit_record(model.classes_, model.predict_proba(found.images[:1])[0], found.boxes[0])}
     if show:
         from ._show import save_show
@@ -168,7 +168,8 @@ def _show_path(folder, name):
     return os.path.join(folder, stem + ".png")
 
 
-def read_many(paths, model=None, *, what="read", n_jobs=None, client=None, runtime="onnx", skip=(), show=None):
+def read_many(paths, model=None, *, what="read", n_jobs=None, client=None, runtime="onnx", skip=(), show=None,
+              learned=False):
     """Read many pictures, in worker processes or on a Dask cluster; yield each record as it is ready.
 
     Parameters
@@ -195,6 +196,8 @@ def read_many(paths, model=None, *, what="read", n_jobs=None, client=None, runti
         Records' ``file`` names not to read again (those of an earlier run).
     show : str, default=None
         A folder to write each picture with its boxes and inputs to.
+    learned : bool, default=False
+        Whether the learned finder finds the digits (see :func:`skdigits.find_digits`).
 
     Yields
     ------
@@ -219,12 +222,12 @@ def read_many(paths, model=None, *, what="read", n_jobs=None, client=None, runti
     True
     """
     for _, records in _read_inputs(list(image_files(paths)), model, what=what, n_jobs=n_jobs, client=client,
-                                   runtime=runtime, skip=skip, show=show):
+                                   runtime=runtime, skip=skip, show=show, learned=learned):
         yield from records
 
 
 def _read_inputs(inputs, model=None, *, what="read", n_jobs=None, client=None, runtime="onnx", skip=(), show=None,
-                 loaded=None):
+                 loaded=None, learned=False):
     """(input, its records) per input of ``inputs`` not in ``skip``, as they are ready.
 
     ``loaded``: ``model`` already loaded here, used if the inputs are read in this process.
@@ -235,15 +238,15 @@ def _read_inputs(inputs, model=None, *, what="read", n_jobs=None, client=None, r
     tasks = _tasks(inputs, skip)
     spec = _model_spec(model, runtime)
     if client is not None:
-        yield from _on_dask(client, tasks, spec, what, show)
+        yield from _on_dask(client, tasks, spec, what, show, learned)
         return
     workers = _worker_count(n_jobs, len(tasks))
     if workers <= 1:
         loaded = _load(spec) if loaded is None else loaded
         for path, rows in tasks:
-            yield path, photo_records(path, loaded, what, show=show, skip=rows)
+            yield path, photo_records(path, loaded, what, show=show, skip=rows, learned=learned)
         return
-    yield from _in_processes(tasks, spec, what, show, workers)
+    yield from _in_processes(tasks, spec, what, show, workers, learned)
 
 
 def _tasks(inputs, skip):
@@ -355,11 +358,12 @@ def _exit_with(parent):
     threading.Thread(target=watch, name="skdigits-parent-watch", daemon=True).start()
 
 
-def _read_chunk(chunk, what, show):
-    return [(path, photo_records(path, _worker_model, what, show=show, skip=rows)) for path, rows in chunk]
+def _read_chunk(chunk, what, show, learned):
+    return [(path, photo_records(path, _worker_model, what, show=show, skip=rows, learned=learned))
+            for path, rows in chunk]
 
 
-def _in_processes(tasks, spec, what, show, workers):
+def _in_processes(tasks, spec, what, show, workers, learned=False):
     import multiprocessing
 
     threads = max(1, _cores() // workers)
@@ -372,12 +376,12 @@ def _in_processes(tasks, spec, what, show, workers):
     pending = set()
     try:
         for chunk in _take(chunks, workers * AHEAD):
-            pending.add(executor.submit(_read_chunk, chunk, what, show))
+            pending.add(executor.submit(_read_chunk, chunk, what, show, learned))
         while pending:
             done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
                 for chunk in _take(chunks, 1):
-                    pending.add(executor.submit(_read_chunk, chunk, what, show))
+                    pending.add(executor.submit(_read_chunk, chunk, what, show, learned))
                 yield from _chunk_result(future)
     finally:
         # Interrupted or done: nothing more starts; the few tasks under way finish.
@@ -424,14 +428,14 @@ def _model_plugin(spec):
     return ModelPlugin(spec)
 
 
-def _dask_chunk(chunk, what, show):
+def _dask_chunk(chunk, what, show, learned=False):
     from distributed import get_worker
 
     model = get_worker().plugins[_PLUGIN].model
-    return [(path, photo_records(path, model, what, show=show, skip=rows)) for path, rows in chunk]
+    return [(path, photo_records(path, model, what, show=show, skip=rows, learned=learned)) for path, rows in chunk]
 
 
-def _on_dask(client, tasks, spec, what, show):
+def _on_dask(client, tasks, spec, what, show, learned=False):
     from distributed import as_completed
 
     client.register_plugin(_model_plugin(spec), name=_PLUGIN)
@@ -440,7 +444,7 @@ def _on_dask(client, tasks, spec, what, show):
     running, live = as_completed(), set()
 
     def submit(chunk):
-        future = client.submit(_dask_chunk, chunk, what, show, pure=False)
+        future = client.submit(_dask_chunk, chunk, what, show, learned, pure=False)
         live.add(future)
         running.add(future)
 
