@@ -46,9 +46,11 @@ from skdigits.reader._images import _rgb_and_size, dark_ink  # noqa: E402
 from skdigits.reader._ink import find_ink  # noqa: E402
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data")
-SOURCES = CONDITIONS + SURFACES + ("pad", "mnist")
+SOURCES = CONDITIONS + SURFACES + ("pad", "mnist", "pad_line")
 # The surfaces the rules alone read worst come up two to four times as often (touching digits most).
-WEIGHTS = np.array([1.0] * len(CONDITIONS) + [1.0, 1.5, 2.0, 2.0, 1.0, 4.0, 2.5] + [1.0, 0.5])
+# "pad_line" (a straight "1" on the pad) is drawn only when asked (--pad-lines): last, at weight 0, it
+# leaves the draws of the stages trained without it as they were.
+WEIGHTS = np.array([1.0] * len(CONDITIONS) + [1.0, 1.5, 2.0, 2.0, 1.0, 4.0, 2.5] + [1.0, 0.5, 0.0])
 # Training crops, in grid pixels a side (the finder's input); the maps are half of it.
 CROP = 224
 # The fraction of digits re-stroked (``restroke``).
@@ -61,13 +63,15 @@ def scene(index, seed, digits):
     rng = np.random.default_rng([seed, index])
     source = SOURCES[rng.choice(len(SOURCES), p=WEIGHTS / WEIGHTS.sum())]
     n = 0 if rng.random() < 1 / 6 else (1 if rng.random() < 0.3 else int(rng.integers(2, 9)))
-    if source == "pad" or source == "mnist":
+    if source in ("pad", "mnist", "pad_line"):
         n = 0 if n == 0 else 1
     chosen = digits[rng.integers(len(digits), size=n)]
     if source != "mnist":
         chosen = np.stack([restroke(d, rng) if rng.random() < RESTROKED else d for d in chosen]) if n else chosen
     if source == "pad":
         picture, which = pad_drawing(chosen[0] if n else None, rng)
+    elif source == "pad_line":
+        picture, which = pad_line(rng) if n else pad_drawing(None, rng)
     elif source == "mnist":
         picture = chosen[0] if n else np.zeros((28, 28), np.uint8)
         which = (picture > 127).astype(np.uint8)
@@ -140,6 +144,22 @@ def pad_drawing(digit, rng):
         picture[y:y + size, x:x + size] = 255 - ink
         which[y:y + size, x:x + size] = ink > 127
     return picture, which
+
+
+def pad_line(rng):
+    """A "1" as a mouse draws it on the pad: one straight, even stroke, at times with a flag or a foot."""
+    canvas = np.zeros((PAD, PAD), np.uint8)
+    length, width = int(rng.integers(110, 231)), int(rng.integers(5, 29))
+    lean = np.tan(np.deg2rad(rng.uniform(-8, 8)))
+    top = int(rng.integers(10, PAD - length - 9))
+    x0 = int(rng.integers(50, PAD - 50))
+    x1 = int(np.clip(round(x0 + lean * length), 20, PAD - 20))
+    cv2.line(canvas, (x0, top), (x1, top + length), 255, width, cv2.LINE_AA)
+    if rng.random() < 0.3:
+        cv2.line(canvas, (x0, top), (x0 - length // 4, top + length // 5), 255, width, cv2.LINE_AA)
+    if rng.random() < 0.15:
+        cv2.line(canvas, (x1 - length // 5, top + length), (x1 + length // 5, top + length), 255, width, cv2.LINE_AA)
+    return 255 - canvas, (canvas > 127).astype(np.uint8)
 
 
 def _crop(grid, zone, heat, rng):
@@ -228,7 +248,7 @@ def scores(model, grids, zones, heats, sources, counts):
 
 
 def main(argv=None):
-    global RESTROKED  # read by the scene-making workers, which fork from here
+    global RESTROKED, WEIGHTS  # read by the scene-making workers, which fork from here
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenes", type=int, default=8000, help="training scenes")
@@ -241,12 +261,15 @@ def main(argv=None):
                         help="start from these weights (a finder file with its .json record beside it) "
                              "instead of random ones: a second stage of training")
     parser.add_argument("--restroked", type=float, default=RESTROKED, help="fraction of digits re-stroked")
+    parser.add_argument("--pad-lines", type=float, default=0.0, metavar="WEIGHT",
+                        help="weight of scenes of a straight 1 on the pad (the other sources weigh 0.5 to 4)")
     parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "finder.safetensors"),
                         help="the finder's tensors; the record goes beside it, same name with .json")
     args = parser.parse_args(argv)
 
     provenance = environment()
     RESTROKED = args.restroked
+    WEIGHTS = np.concatenate([WEIGHTS[:-1], [args.pad_lines]])
     X_train, _, _, _ = load_mnist()
     start = time.perf_counter()
     train = make_set(args.scenes, args.seed, X_train, args.jobs)
