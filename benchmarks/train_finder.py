@@ -16,13 +16,15 @@ Writes ``skdigits/data/finder.safetensors`` (tensors only) and
 ``finder.json``: command, revision, versions, machine, seed, data, fit
 seconds, and scores on scenes of a seed of their own.
 
-The shipped finder was made in two stages, each at the revision its record
-names (``finder.json``, and the first stage's record inside it as
+The shipped finder was made in three stages, each at the revision its record
+names (``finder.json``, and each earlier stage's record inside it as
 ``initialised_from``; a stage rerun at another revision makes other scenes):
 
     git checkout 4583aab && python benchmarks/train_finder.py
     git checkout 70daf7c && python benchmarks/train_finder.py --init skdigits/data/finder.safetensors \
         --scenes 3000 --steps 1500 --restroked 0.6 --learning-rate 1e-3
+    git checkout bc0ce7f && python benchmarks/train_finder.py --init skdigits/data/finder.safetensors \
+        --scenes 3000 --steps 1200 --restroked 0.6 --learning-rate 5e-4 --pad-lines 2.0
     python benchmarks/train_finder.py --scenes 300 --steps 50 --output /tmp/finder.safetensors   # quick check
 """
 
