@@ -413,9 +413,13 @@ def _bulk_arguments(p):
     p.add_argument("--dask", metavar="ADDRESS",
                    help="read on a running Dask cluster (e.g. tcp://10.0.0.5:8786; needs skdigits[dask]); "
                         "each worker loads the model once, and must see the same files")
+    _learned_argument(p)
+
+
+def _learned_argument(p):
     p.add_argument("--learned", action="store_true",
                    help="find the digits with the learned finder (opt-in): blank surfaces, form boxes and frames "
-                        "are answered 'no digit found', touching digits cut apart; a straight, even 1 is refused")
+                        "are answered 'no digit found', touching digits cut apart")
 
 
 def build_parser():
@@ -493,9 +497,7 @@ def build_parser():
                    help="a name the Host header may give, as in http://NAME:PORT/ (repeat for more; '*' for any). "
                         "Default: localhost, 127.0.0.1 and ::1, and the --host address when it is not loopback; "
                         "any name when bound to 0.0.0.0 (then put a reverse proxy in front)")
-    p.add_argument("--learned", action="store_true",
-                   help="find the digits with the learned finder (opt-in): blank surfaces, form boxes and frames "
-                        "are answered 'no digit found', touching digits cut apart; a straight, even 1 is refused")
+    _learned_argument(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("convert", parents=[common],

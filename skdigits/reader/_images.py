@@ -414,8 +414,9 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
     learned : bool, default=False
         Whether the learned finder is used. Not yet the default: it reads
         form boxes, blank surfaces and touching digits far better than the
-        rules alone, but refuses a straight, even "1" (one drawn with a mouse
-        on the web page's pad) as "no digit" (measured in ``benchmarks/photos.py``).
+        rules alone, but on photos from a generator it was never tuned on it
+        refuses more digits than they do (measured in ``benchmarks/photos.py``
+        and ``benchmarks/photos_other.py``).
 
     Returns
     -------
