@@ -154,6 +154,7 @@ def cmd_evaluate(args):
 def _bulk_inputs(args):
     """The checked options and inputs of predict and read: (inputs, output file or None)."""
     from ..reader._bulk import image_files
+    from ..reader._images import _FORMAT_NAMES
     from ..reader._jsonl import JsonLinesOutput
 
     if args.resume and not args.output:
@@ -166,7 +167,7 @@ def _bulk_inputs(args):
         raise CLIError("--dask reads on the cluster's workers: --jobs and --show do not apply")
     inputs = list(image_files(args.files))
     if not inputs:
-        raise CLIError(f"no image files ({', '.join(_IMAGE_KINDS)}) in {', '.join(args.files)}")
+        raise CLIError(f"no image files ({', '.join(_FORMAT_NAMES)}) in {', '.join(args.files)}")
     output = None
     if args.output:
         try:
@@ -174,9 +175,6 @@ def _bulk_inputs(args):
         except (OSError, ValueError) as exc:
             raise CLIError(str(exc)) from None
     return inputs, output
-
-
-_IMAGE_KINDS = ("PNG", "JPEG", "BMP", "TIFF", "WebP", "GIF")
 
 
 def _bulk_command(args, what):
@@ -416,6 +414,12 @@ def _bulk_arguments(p):
     _learned_argument(p)
 
 
+def _model_arguments(p):
+    p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
+    p.add_argument("--runtime", choices=("onnx", "keras"), default="onnx",
+                   help="run the network with ONNX Runtime (default: starts in a blink) or Keras (imports TensorFlow)")
+
+
 def _learned_argument(p):
     p.add_argument("--learned", action="store_true",
                    help="find the digits with the learned finder (opt-in): blank surfaces, form boxes and frames "
@@ -453,9 +457,7 @@ def build_parser():
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", parents=[common], help="predict the digit in image files", epilog=_TRUST_NOTE)
-    p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
-    p.add_argument("--runtime", choices=("onnx", "keras"), default="onnx",
-                   help="run the network with ONNX Runtime (default: starts in a blink) or Keras (imports TensorFlow)")
+    _model_arguments(p)
     p.add_argument("--json", action="store_true", help="print a JSON array instead of lines")
     p.add_argument("--show", metavar="DIR",
                    help="write DIR/<file>.png: the picture, the box found and the 28x28 image the network saw")
@@ -467,9 +469,7 @@ def build_parser():
 
     p = sub.add_parser("read", parents=[common], help="read the number written in each picture",
                        epilog=_TRUST_NOTE)
-    p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
-    p.add_argument("--runtime", choices=("onnx", "keras"), default="onnx",
-                   help="run the network with ONNX Runtime (default: starts in a blink) or Keras (imports TensorFlow)")
+    _model_arguments(p)
     p.add_argument("--json", action="store_true",
                    help="print a JSON array of {file, text, digits: [{label, probability, box}]}")
     p.add_argument("--show", metavar="DIR",
@@ -482,9 +482,7 @@ def build_parser():
 
     p = sub.add_parser("serve", parents=[common], help="a web page to draw digits on, and a JSON API",
                        epilog=_TRUST_NOTE)
-    p.add_argument("--model", metavar="PATH", help=_MODEL_HELP)
-    p.add_argument("--runtime", choices=("onnx", "keras"), default="onnx",
-                   help="run the network with ONNX Runtime (default: starts in a blink) or Keras (imports TensorFlow)")
+    _model_arguments(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")

@@ -250,6 +250,7 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
     'ok'
     """
     classes = list(getattr(model, "classes_", []))
+    plain_classes = [plain(c) for c in classes]  # what every answer lists, made once
     batched = BatchedModel(model, max_batch=max_batch)
     started = time.time()
     slots = image_slots if image_slots is not None else _image_slots()
@@ -267,13 +268,13 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
 
     async def predict(request):
         found, digits, ms = await recognise(request, single=True)
-        return JSONResponse({**digits[0], "classes": [plain(c) for c in classes],
+        return JSONResponse({**digits[0], "classes": plain_classes,
                              "size": list(found.size), "milliseconds": ms})
 
     async def read(request):
         found, digits, ms = await recognise(request, single=False)
         text = "".join(str(d["label"]) for d in digits)
-        return JSONResponse({"text": text, "digits": digits, "classes": [plain(c) for c in classes],
+        return JSONResponse({"text": text, "digits": digits, "classes": plain_classes,
                              "size": list(found.size), "milliseconds": ms})
 
     async def health(request):
@@ -283,7 +284,7 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
         return JSONResponse({
             **(description or {}),
             "estimator": type(model).__name__,
-            "classes": [plain(c) for c in classes],
+            "classes": plain_classes,
             "max_body_bytes": max_body_bytes,
         })
 

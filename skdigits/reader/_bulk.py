@@ -107,7 +107,7 @@ def _records(path, model, what, show, skip, learned=False):
     from ._images import find_digits
 
     found = find_digits(path, single=True, learned=learned)
-    record = {"file": path, **digit_record(model.classes_, model.predict_proba(found.images[:1])[0], found.boxes[0])}
+    record = _prediction(path, model.classes_, model.predict_proba(found.images[:1])[0], found.boxes[0])
     if show:
         from ._show import save_show
 
@@ -116,9 +116,9 @@ def _records(path, model, what, show, skip, learned=False):
     return [record]
 
 
-def _prediction(name, classes, proba):
+def _prediction(name, classes, proba, box=None):
     """The record of one image's prediction: its file and the digit's record (see ``digit_record``)."""
-    return {"file": name, **digit_record(classes, proba)}
+    return {"file": name, **digit_record(classes, proba, box)}
 
 
 def npy_images(path, image_shape):

@@ -17,36 +17,42 @@ class Reading:
 
     Attributes
     ----------
-    labels : list
-        Each digit's predicted label (from the model's ``classes_``), left to right.
-    probabilities : list of float
-        The model's probability of each predicted label.
     boxes : list of (left, top, right, bottom)
-        Each digit's box, in the picture's pixels.
+        Each digit's box, in the picture's pixels, left to right.
     images : ndarray of shape (n_digits, 28, 28), uint8
         The MNIST-style images given to the network.
     proba : ndarray of shape (n_digits, n_classes)
         The model's probabilities of every class, for each digit.
     classes : list
         The model's classes, in the columns' order of ``proba``.
+    labels : list
+        Each digit's predicted label (its most probable class).
+    probabilities : list of float
+        The model's probability of each predicted label.
     text : str
         The labels of the digits, left to right, joined.
 
     Examples
     --------
     >>> import numpy as np
-    >>> reading = Reading([4, 2], [0.9, 0.8], [(0, 0, 10, 20), (12, 0, 22, 20)], np.zeros((2, 28, 28), np.uint8),
+    >>> reading = Reading([(0, 0, 10, 20), (12, 0, 22, 20)], np.zeros((2, 28, 28), np.uint8),
     ...                   np.array([[0.1, 0.9, 0.0], [0.0, 0.2, 0.8]]), [3, 4, 2])
-    >>> reading.text, reading.to_dict()["digits"][1]["top3"][0]
-    ('42', {'label': 2, 'probability': 0.8})
+    >>> reading.text, reading.probabilities, reading.to_dict()["digits"][1]["top3"][0]
+    ('42', [0.9, 0.8], {'label': 2, 'probability': 0.8})
     """
 
-    labels: list
-    probabilities: list
     boxes: list
     images: np.ndarray
     proba: np.ndarray
     classes: list
+
+    @property
+    def labels(self):
+        return [self.classes[i] for i in np.argmax(self.proba, axis=1)]
+
+    @property
+    def probabilities(self):
+        return [float(p) for p in np.max(self.proba, axis=1)]
 
     @property
     def text(self):
@@ -108,7 +114,4 @@ def read_digits(image, model=None, *, invert="auto", learned=False):
         model = load_pretrained(runtime="onnx")
     found = find_digits(image, invert=invert, learned=learned)
     proba = model.predict_proba(found.images)
-    best = np.argmax(proba, axis=1)
-    labels = [plain(model.classes_[i]) for i in best]
-    probabilities = [float(proba[row, i]) for row, i in enumerate(best)]
-    return Reading(labels, probabilities, found.boxes, found.images, proba, [plain(c) for c in model.classes_])
+    return Reading(found.boxes, found.images, proba, [plain(c) for c in model.classes_])
