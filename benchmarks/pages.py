@@ -173,35 +173,40 @@ def hostile(data):
 
 
 def pages(folder=RESULTS):
-    """{page name: (title, Markdown lines, figures)}, every number read from ``folder``."""
-    get = lambda name: load(name, folder)  # noqa: E731
-    section = lambda title, data, body: [f"## {title}", ""] + provenance(data) + body  # noqa: E731
-    serve_runs = [(name, get(f)) for name, f in (("normal load", "serve_load.json"), ("one worker",
-                  "serve_load_1worker.json"), ("overload", "serve_overload.json"), ("one hostile client",
-                  "serve_hostile.json"), ("seven hostile clients", "serve_hostile_all.json"))]
+    """{page name: (title, Markdown lines, figures)}, every number read from ``folder``, each file once."""
+    r = {name: load(name, folder) for name in DESCRIPTIONS}
+
+    def section(title, name, body):
+        """A section on the result in ``name``: its provenance, then ``body`` (lines, or a renderer of it)."""
+        return [f"## {title}", ""] + provenance(r[name]) + (body(r[name]) if callable(body) else body)
+
+    serve_runs = [(label, r[name]) for label, name in (
+        ("normal load", "serve_load.json"), ("one worker", "serve_load_1worker.json"),
+        ("overload", "serve_overload.json"), ("one hostile client", "serve_hostile.json"),
+        ("seven hostile clients", "serve_hostile_all.json"))]
     return {
         "estimator": ("The estimator on MNIST",
-                      section("The default recipe on full MNIST", get("accuracy.json"), accuracy(get("accuracy.json")))
-                      + section("Against classical baselines", get("baselines.json"), baselines(get("baselines.json")))
+                      section("The default recipe on full MNIST", "accuracy.json", accuracy)
+                      + section("Against classical baselines", "baselines.json", baselines)
                       + ["![accuracy against fit time](baselines.png)", ""]
-                      + section("Grid search", get("grid_search.json"), grid_search(get("grid_search.json")))
+                      + section("Grid search", "grid_search.json", grid_search)
                       + ["![grid search heatmap](grid_search.png)", ""],
                       ["baselines.png", "grid_search.png"]),
         "theory": ("The report's theory, measured",
-                   section("Activations, costs and optimizers", get("theory.json"), theory(get("theory.json")))
+                   section("Activations, costs and optimizers", "theory.json", theory)
                    + ["![training curves](theory.png)", ""], ["theory.png"]),
         "photos": ("Reading photos",
-                   section("Generated photos", get("photos.json"),
-                           photos(get("photos.json"), get("photos_rules.json"), get("photos_timing.json")))
+                   section("Generated photos", "photos.json",
+                           photos(r["photos.json"], r["photos_rules.json"], r["photos_timing.json"]))
                    + ["![photos read and misread](photos.png)", ""]
-                   + section("Photos made differently (never tuned on)", get("photos_other.json"),
-                             photos_other(get("photos_other.json"), get("photos_other_learned.json"))),
+                   + section("Photos made differently (never tuned on)", "photos_other.json",
+                             photos_other(r["photos_other.json"], r["photos_other_learned.json"])),
                    ["photos.png"]),
         "serving": ("Start-up, serving and bulk reading",
-                    section("Start-up", get("startup.json"), startup(get("startup.json")))
-                    + section("The server under load", serve_runs[0][1], serving(serve_runs))
-                    + section("Reading a folder", get("bulk_read.json"), bulk_read(get("bulk_read.json")))
-                    + section("Hostile input", get("hostile_inputs.json"), hostile(get("hostile_inputs.json"))),
+                    section("Start-up", "startup.json", startup)
+                    + section("The server under load", "serve_load.json", serving(serve_runs))
+                    + section("Reading a folder", "bulk_read.json", bulk_read)
+                    + section("Hostile input", "hostile_inputs.json", hostile),
                     []),
     }
 
