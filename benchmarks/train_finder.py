@@ -44,7 +44,7 @@ from _common import CONDITIONS, PAD, SURFACES, environment, make_photo, write_js
 
 from skdigits import load_mnist  # noqa: E402
 from skdigits.reader._finder import finder_input  # noqa: E402
-from skdigits.reader._images import _rgb_and_size, dark_ink  # noqa: E402
+from skdigits.reader._images import _rgb_and_size, dark_ink, rules_digits  # noqa: E402
 from skdigits.reader._ink import find_ink  # noqa: E402
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data")
@@ -80,9 +80,10 @@ def scene(index, seed, digits):
     else:
         photo, which = make_photo(chosen, source, rng, long_side=int(rng.choice([700, 900, 900, 1200])), truth=True)
         picture = photo[:, :, ::-1]
-    rgb, _, _ = _rgb_and_size(picture)
+    rgb, factor, _ = _rgb_and_size(picture)
     ink = find_ink(rgb, light_ink=not dark_ink(rgb))
-    grid, size, scale = finder_input(ink.contrast, ink.level, ink.mask, jitter=float(np.exp(rng.uniform(-0.25, 0.25))))
+    grid, size, scale = finder_input(ink.contrast, ink.level, ink.mask, jitter=float(np.exp(rng.uniform(-0.25, 0.25))),
+                                     measured=rules_digits(ink, factor, single=False))
     height, width = ink.contrast.shape
     which = cv2.resize(which, (width, height), interpolation=cv2.INTER_NEAREST)
     half = ((size[0] + 1) // 2, (size[1] + 1) // 2)

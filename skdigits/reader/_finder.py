@@ -52,6 +52,8 @@ TARGET_STROKE = 3.0
 MIN_SIDE, MAX_SIDE = 96, 384
 # Contrast is given relative to the pen's, capped (a dark blot is no more ink than a stroke).
 MAX_CONTRAST = 1.5
+# The contrast within this many stroke widths of the rules' ink is given; elsewhere zero.
+NEAR_INK = 1.0
 # A digit's ink: channel 0 at least this.
 INK_PROBABILITY = 0.5
 # A digit's centre: a peak of channel 1 at least this high, the highest within
@@ -83,8 +85,10 @@ def _conv_shapes(name, channels, filters):
                                                               ("gamma", "beta", "moving_mean", "moving_variance")}}
 
 
-def finder_input(contrast, level, mask, *, jitter=1.0):
+def finder_input(contrast, level, mask, *, jitter=1.0, measured=None):
     """The finder's input: the contrast map relative to the pen's, scaled to strokes of ``TARGET_STROKE`` pixels.
+
+    Only the contrast within ``NEAR_INK`` stroke widths of ``mask`` is kept.
 
     Parameters
     ----------
@@ -97,6 +101,10 @@ def finder_input(contrast, level, mask, *, jitter=1.0):
     jitter : float, default=1.0
         A factor on the scale (training varies it, so that the finder does
         not depend on the stroke width being measured exactly).
+    measured : ndarray of bool (h, w), default=None
+        The ink whose stroke width sets the scale, when not all of ``mask``:
+        the marks the rules took for digits (a desk or a shadow in the mask
+        would make the strokes seem many times wider than the pen's).
 
     Returns
     -------
@@ -116,11 +124,17 @@ def finder_input(contrast, level, mask, *, jitter=1.0):
     ((96, 112), (110, 82), 3.3)
     """
     height, width = contrast.shape
-    stroke = stroke_width(mask) if mask.any() else TARGET_STROKE
+    measured = mask if measured is None or not measured.any() else measured
+    stroke = stroke_width(measured) if measured.any() else TARGET_STROKE
     scale = jitter * TARGET_STROKE / max(stroke, 1e-6)
     side = min(max(max(height, width) * scale, MIN_SIDE), MAX_SIDE, max(height, width))
     scale = side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Only the ink and a stroke's width around it: what the rules erased (rulings, dots, the
+    # paper's texture) is left out, so the finder never learns what one kind of paper looks like.
+    reach = max(1, int(round(NEAR_INK * stroke)))
+    near = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+    contrast = np.where(near > 0, contrast, 0)
     # Scaled first, then divided and capped: the picture at working size is many times the grid.
     small = cv2.resize(contrast.astype(np.float32, copy=False), size,
                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
@@ -209,8 +223,8 @@ class Finder:
         """The network's two maps (2, H / 2, W / 2) of an input ``grid`` (H, W)."""
         return self.session.run(["maps"], {"grid": grid[None, None]})[0][0]
 
-    def locate(self, contrast, level, mask):
-        grid, size, scale = finder_input(contrast, level, mask)
+    def locate(self, contrast, level, mask, measured=None):
+        grid, size, scale = finder_input(contrast, level, mask, measured=measured)
         ink, heat = self.maps(grid)
         return located(ink, heat, size, scale, contrast.shape)
 
@@ -272,9 +286,9 @@ def split_at_centres(mask, centres):
     return out
 
 
-def locate(contrast, level, mask):
-    """Run the shipped finder on a picture's contrast map: a :class:`Located`."""
-    return load_finder().locate(contrast, level, mask)
+def locate(contrast, level, mask, measured=None):
+    """Run the shipped finder on a picture's contrast map: a :class:`Located` (see :func:`finder_input`)."""
+    return load_finder().locate(contrast, level, mask, measured)
 
 
 def finder_path():

@@ -447,7 +447,7 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
     if not ink.mask.any():
         raise NoDigitError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
     _check_mark_count(ink.mask)
-    found = locate(ink.contrast, ink.level, ink.mask) if learned else None
+    found = locate(ink.contrast, ink.level, ink.mask, rules_digits(ink, factor, single)) if learned else None
     if found is not None:
         deadline.check("finding where its digits are")
         if not len(found.centres):
@@ -482,6 +482,15 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
     scale = ink.scale * factor
     boxes = [tuple(int(round(v * scale)) for v in box) for box in boxes]
     return FoundDigits(images, boxes, tuple(size))
+
+
+def rules_digits(ink, factor, single):
+    """The ink of the marks the rules alone take for digits (None if they find none): the pen is measured on it."""
+    try:
+        labels, _, groups, _ = _digits(ink, factor, single)
+    except NoDigitError:
+        return None
+    return np.isin(labels, np.concatenate([np.asarray(g) for g in groups]) + 1)
 
 
 def _check_mark_count(mask):
