@@ -134,6 +134,58 @@ def test_input_brings_strokes_to_the_target_width():
         assert 2.0 <= stroke * scale <= 4.0 or max(size) in (96, 384)
 
 
+def test_input_is_scaled_by_the_marks_taken_for_digits_and_shows_only_the_ink():
+    con = np.zeros((400, 800), np.float32)
+    con[100:200, 300:310] = 0.7   # a stroke 10 pixels wide
+    con[300:360, 50:750] = 0.7    # a shadow or the desk: a block 60 pixels high
+    con[20:24, 20:24] = 0.1       # the paper's texture, a dot of a dotted page: no ink
+    mask = con > 0.35
+    digits = np.zeros_like(mask)
+    digits[100:200, 300:310] = True
+    _, _, whole = finder_input(con, 0.7, mask)
+    grid, _, scale = finder_input(con, 0.7, mask, measured=digits)
+    assert 10 * whole < 2.0 and 2.0 <= 10 * scale <= 4.0  # the block made strokes seem five times wider
+    assert grid[int(22 * scale), int(22 * scale)] == 0 and grid[int(150 * scale), int(305 * scale)] > 0.9
+
+
+def test_finder_looks_again_at_other_scales_where_it_finds_no_centre(monkeypatch):
+    finder, shapes = load_finder(), []
+
+    def maps(grid):  # a centre only in the second look
+        shapes.append(grid.shape)
+        out = np.zeros((2, grid.shape[0] // 2, grid.shape[1] // 2), np.float32)
+        out[:, 20, 20] = 0.9 if len(shapes) == 2 else 0.1
+        return out
+
+    monkeypatch.setattr(finder, "maps", maps)
+    con = np.zeros((600, 800), np.float32)
+    con[100:400, 300:312] = 0.7
+    found = finder.locate(con, 0.7, con > 0.35)
+    assert len(shapes) == 2 and shapes[1][1] > shapes[0][1] and len(found.centres) == 1
+    shapes.clear()
+    monkeypatch.setattr(finder, "maps", lambda grid: shapes.append(grid.shape) or np.zeros((2, 8, 8), np.float32))
+    assert not len(finder.locate(con, 0.7, con > 0.35).centres) and len(shapes) == 3  # then nothing is there
+
+
+def _dotted(height, width, pitch=24):
+    """Paper with a grey dot every ``pitch`` pixels, as a dotted notebook's."""
+    page = _paper(height, width)
+    for y in range(pitch // 2, height, pitch):
+        for x in range(pitch // 2, width, pitch):
+            cv2.circle(page, (x, y), 2, (150, 150, 150), -1, cv2.LINE_AA)
+    return page
+
+
+def test_digits_on_dotted_paper_are_found(test_digits):
+    """Given the contrast of the whole page, the finder took the dots for the page's texture and found no digit."""
+    X, y = test_digits
+    for start in (0, 3, 6):
+        page = _dotted(300, 520)
+        for k in range(3):
+            _write(page, X[start + k], 60 + 140 * k, 70, 110)
+        assert read_digits(np.uint8(page), learned=True).text == "".join(str(v) for v in y[start:start + 3])
+
+
 def test_located_maps_peaks_back_to_the_picture():
     heat = np.zeros((24, 32), np.float32)
     heat[10, 5] = heat[10, 20] = 0.9

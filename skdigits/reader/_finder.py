@@ -9,11 +9,14 @@ and answers per pixel, CenterNet-style, at half its input's resolution:
 - channel 0, the probability that the ink there belongs to a digit;
 - channel 1, a heatmap that peaks at the centre of each digit.
 
-Its input is the contrast map scaled so that strokes are ``TARGET_STROKE``
-pixels wide, which brings digits of any size to about 25-35 pixels high. The
-reader then keeps only the digits' ink, cuts ink that holds two centres
-between them (touching digits), and drops every group of ink with no centre in
-it; a picture with no centre at all holds "no digit".
+Its input is the contrast map near the ink the rules found (what they erased,
+rulings, dots and the paper's texture, is left out), scaled so that the
+strokes of the marks the rules take for digits are ``TARGET_STROKE`` pixels
+wide, which brings digits of any size to about 25-35 pixels high; where it
+finds no centre it looks again at ``RETRY_SCALES``. The reader then keeps only
+the digits' ink, cuts ink that holds two centres between them (touching
+digits), and drops every group of ink with no centre in it; a picture with no
+centre at all holds "no digit".
 
 The network is written as an ONNX graph by :func:`finder_onnx` from the
 tensors in ``data/finder.safetensors`` (only tensors are read from the file)
@@ -60,6 +63,9 @@ INK_PROBABILITY = 0.5
 # PEAK_WINDOW cells (the centres of two touching digits lie further apart).
 CENTRE_PROBABILITY = 0.4
 PEAK_WINDOW = 5
+# Where no centre is found, the finder looks again at these scales: the pen's width tells
+# a digit's size only roughly (a thick pen's digit comes out small, a fine pen's large).
+RETRY_SCALES = (1.5, 0.67)
 
 FILE = "finder.safetensors"
 RECORD = "finder.json"
@@ -224,9 +230,14 @@ class Finder:
         return self.session.run(["maps"], {"grid": grid[None, None]})[0][0]
 
     def locate(self, contrast, level, mask, measured=None):
-        grid, size, scale = finder_input(contrast, level, mask, measured=measured)
-        ink, heat = self.maps(grid)
-        return located(ink, heat, size, scale, contrast.shape)
+        """A :class:`Located` (see :func:`finder_input`), from the first scale at which a centre is found."""
+        for jitter in (1.0, *RETRY_SCALES):
+            grid, size, scale = finder_input(contrast, level, mask, measured=measured, jitter=jitter)
+            ink, heat = self.maps(grid)
+            found = located(ink, heat, size, scale, contrast.shape)
+            if len(found.centres):
+                break
+        return found
 
 
 def located(ink, heat, size, scale, shape):
