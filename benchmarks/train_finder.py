@@ -82,8 +82,9 @@ def scene(index, seed, digits):
         picture = photo[:, :, ::-1]
     rgb, factor, _ = _rgb_and_size(picture)
     ink = find_ink(rgb, light_ink=not dark_ink(rgb))
-    grid, size, scale = finder_input(ink.contrast, ink.level, ink.mask, jitter=float(np.exp(rng.uniform(-0.25, 0.25))),
-                                     measured=rules_digits(ink, factor, single=False))
+    measured, faint = rules_digits(ink, factor, single=False)
+    grid, size, scale = finder_input(ink.contrast, ink.level, ink.mask | faint,
+                                     jitter=float(np.exp(rng.uniform(-0.25, 0.25))), measured=measured)
     height, width = ink.contrast.shape
     which = cv2.resize(which, (width, height), interpolation=cv2.INTER_NEAREST)
     half = ((size[0] + 1) // 2, (size[1] + 1) // 2)

@@ -213,7 +213,7 @@ def test_touching_digits_are_read_apart(test_digits):
     ink = page.mean(axis=2) < 128
     assert cv2.connectedComponents(ink.astype(np.uint8))[0] - 1 == 1  # one mark: the digits touch
     assert read_digits(page, learned=True).text == truth
-    assert len(read_digits(page).text) == 1  # the rules alone read one digit
+    assert len(read_digits(page, learned=False).text) == 1  # the rules alone read one digit
 
 
 def test_digits_in_form_boxes_are_read_without_the_boxes(test_digits):
@@ -235,7 +235,7 @@ def test_no_digit_on_blank_surfaces(what):
         page = _paper(450, 600)
         page[:, :28] = 165  # the board's aluminium frame along its left side
         page = np.uint8(page)
-    assert find_digits(page).images.shape[0] >= 1  # the rules alone see a digit
+    assert find_digits(page, learned=False).images.shape[0] >= 1  # the rules alone see a digit
     with pytest.raises(NoDigitError, match="no digit"):
         read_digits(page, learned=True)
     with pytest.raises(NoDigitError, match="no digit"):
@@ -247,7 +247,7 @@ def test_a_lone_one_is_a_digit(width):
     """A straight vertical "1", as a mouse draws it on the page's pad, reads as a digit, however thick the pen."""
     page = np.full((280, 280), 255, np.uint8)
     cv2.line(page, (140, 50), (140, 230), 0, width, cv2.LINE_AA)
-    assert read_digits(page).text == "1"  # the rules alone
+    assert read_digits(page, learned=False).text == "1"  # the rules alone
     assert read_digits(page, learned=True).text == "1"
 
 
@@ -258,8 +258,8 @@ def test_network_is_small_and_fully_convolutional():
 
 
 
-def test_the_command_line_and_the_api_read_with_the_finder_when_asked(tmp_path, test_digits, capsys):
-    """``--learned`` / ``learned=True`` reach the CLI, bulk reading and the server: an empty form is "no digit"."""
+def test_the_command_line_and_the_api_read_with_the_finder_by_default(tmp_path, test_digits, capsys):
+    """The finder reads in the CLI, bulk reading and the server unless ``--rules`` / ``learned=False``."""
     import json
 
     from PIL import Image
@@ -273,13 +273,16 @@ def test_the_command_line_and_the_api_read_with_the_finder_when_asked(tmp_path, 
     Image.fromarray(np.uint8(_form(5)[0])).save(form)
     pair, text = _pair(test_digits, 4, 5)
     Image.fromarray(pair).save(tmp_path / "pair.png")
-    assert main(["read", "--json", str(form)]) == 0  # the rules alone read the form's boxes as digits
+    assert main(["read", "--json", "--rules", str(form)]) == 0  # the rules alone read the form's boxes as digits
     assert json.loads(capsys.readouterr().out)[0]["text"]
-    assert main(["read", "--json", "--learned", str(form), str(tmp_path / "pair.png")]) == 1
+    assert main(["read", "--json", str(form), str(tmp_path / "pair.png")]) == 1
     records = {os.path.basename(r["file"]): r for r in json.loads(capsys.readouterr().out)}
     assert records["form.png"]["text"] is None and "no digit found" in records["form.png"]["error"]
     assert records["pair.png"]["text"] == text  # cut apart; the rules alone read one digit
-    with TestClient(create_app(load_pretrained(runtime="onnx"), learned=True)) as client:
+    with TestClient(create_app(load_pretrained(runtime="onnx"), learned=False)) as client:
+        answer = client.post("/api/read", content=form.read_bytes(), headers={"Content-Type": "image/png"})
+        assert answer.status_code == 200
+    with TestClient(create_app(load_pretrained(runtime="onnx"))) as client:
         answer = client.post("/api/read", content=form.read_bytes(), headers={"Content-Type": "image/png"})
         assert answer.status_code == 422 and "no digit found" in answer.json()["error"]
         answer = client.post("/api/read", content=(tmp_path / "pair.png").read_bytes(),

@@ -13,7 +13,7 @@ from PIL import Image
 
 from skdigits import ImageError, find_digits, read_image
 from skdigits.reader import _images
-from skdigits.reader._images import ImageTooComplexError, ImageTooLargeError
+from skdigits.reader._images import ImageTooComplexError, ImageTooLargeError, NoDigitError
 from skdigits.reader._groups import digit_groups
 
 
@@ -71,6 +71,8 @@ def test_too_many_digits_are_refused():
     stripes = np.tile(np.uint8(np.arange(1000) % 8 < 4) * 255, (300, 1))
     stripes[:20], stripes[-20:] = 255, 255
     with pytest.raises(ImageTooComplexError, match=r"too many marks that look like digits: \d+ \(at most 64"):
+        find_digits(stripes, learned=False)
+    with pytest.raises(NoDigitError, match="no digit found"):  # the finder sees no digit in them
         find_digits(stripes)
 
 

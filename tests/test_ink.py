@@ -1,11 +1,21 @@
-"""Each step of the ink finding (skdigits/reader/_ink.py) on small synthetic pictures, then the whole of it."""
+"""Each step of the ink finding (skdigits/reader/_ink.py) on small synthetic pictures, then the whole of it.
+
+The rules are tested alone (``learned=False``); the finder after them is tested in test_finder.py.
+"""
+
+import functools
 
 import cv2
 import numpy as np
 import pytest
 
-from skdigits import find_digits, load_mnist, read_digits, to_mnist
+import skdigits
+from skdigits import load_mnist
 from skdigits.reader import _groups, _ink, _paper, _patch, _rulings
+
+find_digits = functools.partial(skdigits.find_digits, learned=False)
+read_digits = functools.partial(skdigits.read_digits, learned=False)
+to_mnist = functools.partial(skdigits.to_mnist, learned=False)
 
 PAPER = np.array([0.95, 0.94, 0.9], dtype=np.float32)  # warm white, RGB
 BLUE_PEN = np.array([0.1, 0.2, 0.6], dtype=np.float32)

@@ -421,9 +421,12 @@ def _model_arguments(p):
 
 
 def _learned_argument(p):
-    p.add_argument("--learned", action="store_true",
-                   help="find the digits with the learned finder (opt-in): blank surfaces, form boxes and frames "
-                        "are answered 'no digit found', touching digits cut apart")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--learned", dest="learned", action="store_true", default=True,
+                       help="find the digits with the learned finder (the default): blank surfaces, form boxes "
+                            "and frames are answered 'no digit found', touching digits cut apart")
+    which.add_argument("--rules", dest="learned", action="store_false",
+                       help="find the digits by the rules alone, without the learned finder")
 
 
 def build_parser():

@@ -207,7 +207,7 @@ def _digit(classes, proba, image, box):
 
 
 def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_batch=MAX_BATCH,
-               allowed_hosts=None, image_slots=None, image_seconds=IMAGE_SECONDS, learned=False):
+               allowed_hosts=None, image_slots=None, image_seconds=IMAGE_SECONDS, learned=True):
     """The web page and JSON API around a fitted digit classifier.
 
     Parameters
@@ -231,9 +231,10 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
         are answered 503. None: this process's share of the cores.
     image_seconds : float, default=IMAGE_SECONDS
         CPU seconds one picture's reading may take before it is answered 422.
-    learned : bool, default=False
+    learned : bool, default=True
         Whether the learned finder finds the digits (see :func:`skdigits.find_digits`):
-        blank surfaces, form boxes and frames are then answered 422 "no digit found".
+        blank surfaces, form boxes and frames are answered 422 "no digit found".
+        False: the rules alone.
 
     Returns
     -------
@@ -459,7 +460,7 @@ def app_from_environment():
     return create_app(model, description=model_description(path, runtime),
                       max_body_bytes=int(os.environ.get(_BODY_VAR, MAX_BODY_BYTES)),
                       allowed_hosts=None if hosts is None else hosts.split(","),
-                      learned=os.environ.get(_LEARNED_VAR) == "1")
+                      learned=os.environ.get(_LEARNED_VAR, "1") == "1")
 
 
 def default_workers():
@@ -481,7 +482,7 @@ def uvicorn_options(*, host, port, verbose=False):
 
 
 def serve(model, path=None, *, host="127.0.0.1", port=8000, workers=1, max_body_bytes=MAX_BODY_BYTES,
-          allowed_hosts=None, runtime="onnx", verbose=False, learned=False):
+          allowed_hosts=None, runtime="onnx", verbose=False, learned=True):
     """Serve the page and the API with uvicorn until interrupted; False if the server could not start.
 
     With one worker, ``model`` (loaded from ``path``, None for the pretrained

@@ -63,7 +63,7 @@ def _walk(folder):
                 yield os.path.join(root, name)
 
 
-def photo_records(path, model, what="read", *, show=None, skip=(), learned=False):
+def photo_records(path, model, what="read", *, show=None, skip=(), learned=True):
     """The JSON records of one input: what ``skdigits read`` or ``predict`` says of it, errors included.
 
     ``read``: one record, ``{file, text, digits: [{label, probability,
@@ -83,7 +83,7 @@ def photo_records(path, model, what="read", *, show=None, skip=(), learned=False
     return [{"file": path, "label": None, "probability": None, "error": message}]
 
 
-def _records(path, model, what, show, skip, learned=False):
+def _records(path, model, what, show, skip, learned=True):
     if what == "read":
         from ._reading import read_digits
 
@@ -169,7 +169,7 @@ def _show_path(folder, name):
 
 
 def read_many(paths, model=None, *, what="read", n_jobs=None, client=None, runtime="onnx", skip=(), show=None,
-              learned=False):
+              learned=True):
     """Read many pictures, in worker processes or on a Dask cluster; yield each record as it is ready.
 
     Parameters
@@ -196,8 +196,9 @@ def read_many(paths, model=None, *, what="read", n_jobs=None, client=None, runti
         Records' ``file`` names not to read again (those of an earlier run).
     show : str, default=None
         A folder to write each picture with its boxes and inputs to.
-    learned : bool, default=False
-        Whether the learned finder finds the digits (see :func:`skdigits.find_digits`).
+    learned : bool, default=True
+        Whether the learned finder finds the digits (see :func:`skdigits.find_digits`);
+        False: the rules alone.
 
     Yields
     ------
@@ -227,7 +228,7 @@ def read_many(paths, model=None, *, what="read", n_jobs=None, client=None, runti
 
 
 def _read_inputs(inputs, model=None, *, what="read", n_jobs=None, client=None, runtime="onnx", skip=(), show=None,
-                 loaded=None, learned=False):
+                 loaded=None, learned=True):
     """(input, its records) per input of ``inputs`` not in ``skip``, as they are ready.
 
     ``loaded``: ``model`` already loaded here, used if the inputs are read in this process.
@@ -363,7 +364,7 @@ def _read_chunk(chunk, what, show, learned):
             for path, rows in chunk]
 
 
-def _in_processes(tasks, spec, what, show, workers, learned=False):
+def _in_processes(tasks, spec, what, show, workers, learned=True):
     import multiprocessing
 
     threads = max(1, _cores() // workers)
@@ -428,14 +429,14 @@ def _model_plugin(spec):
     return ModelPlugin(spec)
 
 
-def _dask_chunk(chunk, what, show, learned=False):
+def _dask_chunk(chunk, what, show, learned=True):
     from distributed import get_worker
 
     model = get_worker().plugins[_PLUGIN].model
     return [(path, photo_records(path, model, what, show=show, skip=rows, learned=learned)) for path, rows in chunk]
 
 
-def _on_dask(client, tasks, spec, what, show, learned=False):
+def _on_dask(client, tasks, spec, what, show, learned=True):
     from distributed import as_completed
 
     client.register_plugin(_model_plugin(spec), name=_PLUGIN)

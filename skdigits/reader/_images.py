@@ -29,15 +29,11 @@ from ._groups import (
 )
 from ._ink import find_ink
 from ._paper import WORK_SIDE
-from ._patch import digit_patch
+from ._patch import FAINT, digit_patch, patch_to_mnist
 
 __all__ = ["read_image", "to_mnist", "find_digits", "ImageError", "ImageTooLargeError", "ImageTooComplexError",
            "NoDigitError"]
 
-MNIST_SIDE = 28
-MNIST_BOX = 20
-# Ink at most this fraction of the pen's contrast is not cut into a digit.
-FAINT = 0.05
 # A mark less than this many pixels high in the picture given is a speck, never a
 # digit (sklearn's 8x8 digits are 6 to 8 pixels high).
 MIN_DIGIT_PIXELS = 4
@@ -322,7 +318,7 @@ def dark_ink(rgb, invert="auto"):
     return bool(np.percentile(middle, 15) >= DARK_GROUND)
 
 
-def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=False):
+def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=True):
     """Turn a picture of one handwritten digit into a 28x28 MNIST-style image.
 
     The pen strokes are found first (see ``skdigits.reader._ink``: paper and
@@ -344,9 +340,9 @@ def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=False):
     min_contrast : float, default=0.15
         The ink must stand out from the paper by at least this fraction of the
         paper's brightness; below it the picture is taken as blank.
-    learned : bool, default=False
+    learned : bool, default=True
         Whether the learned finder tells digits from other marks (see
-        :func:`find_digits`).
+        :func:`find_digits`); False: the rules alone.
 
     Returns
     -------
@@ -390,12 +386,12 @@ class FoundDigits:
     size: tuple
 
 
-def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, learned=False):
+def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, learned=True):
     """Find the handwritten digits in a picture, left to right, as MNIST-style images.
 
-    The ink is found by rules (``skdigits.reader._ink``). With ``learned=True`` a
-    small network, the finder (``skdigits.reader._finder``), then keeps the ink that
-    belongs to digits, cuts digits that touch apart, and finds where no digit is.
+    The ink is found by rules (``skdigits.reader._ink``). A small network, the
+    finder (``skdigits.reader._finder``), then keeps the ink that belongs to
+    digits, cuts digits that touch apart, and finds where no digit is.
 
     Parameters
     ----------
@@ -411,12 +407,12 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         decoded (decoding is bounded by ``MAX_PIXELS`` and
         ``MAX_DECODED_BYTES``), checked between its steps; None: no limit.
         A server sets one so that no picture holds a core for long.
-    learned : bool, default=False
-        Whether the learned finder is used. Not yet the default: it reads
-        form boxes, blank surfaces and touching digits far better than the
-        rules alone, but on photos from a generator it was never tuned on it
-        refuses more digits than they do (measured in ``benchmarks/photos.py``
-        and ``benchmarks/photos_other.py``).
+    learned : bool, default=True
+        Whether the learned finder is used. It reads form boxes, blank
+        surfaces, notes on a desk and touching digits far better than the
+        rules alone; on photos of a generator written apart
+        (``benchmarks/photos_other.py``) it reads a point or two fewer than
+        they do. False: the rules alone.
 
     Returns
     -------
@@ -447,8 +443,10 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
     if not ink.mask.any():
         raise NoDigitError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
     _check_mark_count(ink.mask)
-    found = locate(ink.contrast, ink.level, ink.mask, rules_digits(ink, factor, single)) if learned else None
-    if found is not None:
+    found = None
+    if learned:
+        measured, faint = rules_digits(ink, factor, single)
+        found = locate(ink.contrast, ink.level, ink.mask | faint, measured)
         deadline.check("finding where its digits are")
         if not len(found.centres):
             raise NoDigitError("no digit found: the marks in the picture do not look like digits "
@@ -485,12 +483,17 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
 
 
 def rules_digits(ink, factor, single):
-    """The ink of the marks the rules alone take for digits (None if they find none): the pen is measured on it."""
+    """What the rules alone take for digits: (their ink, the faint digits' ink the ink mask lacks).
+
+    The finder measures the pen on the first (None if the rules find no
+    digit) and is shown the ink mask with the second.
+    """
     try:
-        labels, _, groups, _ = _digits(ink, factor, single)
+        labels, _, groups, boxes = _digits(ink, factor, single)
     except NoDigitError:
-        return None
-    return np.isin(labels, np.concatenate([np.asarray(g) for g in groups]) + 1)
+        return None, np.zeros_like(ink.mask)
+    digits = np.isin(labels, np.concatenate([np.asarray(g) for g in groups]) + 1)
+    return digits, np.zeros_like(ink.mask) if single else faint_digits(ink, labels, groups, boxes)
 
 
 def _check_mark_count(mask):
@@ -566,32 +569,3 @@ def _holds_centre(box, centres):
 def _boxes_near(box, other, margin):
     return (box[2] >= other[0] - margin and box[0] <= other[2] + margin
             and box[3] >= other[1] - margin and box[1] <= other[3] + margin)
-
-
-def patch_to_mnist(patch):
-    """A soft ink patch (ink high) -> 28x28 uint8: cropped, fit into 20x20, centred by mass."""
-    rows, cols = np.flatnonzero(patch.max(axis=1) > FAINT), np.flatnonzero(patch.max(axis=0) > FAINT)
-    if rows.size == 0:
-        raise NoDigitError("no digit found: the ink is too faint")
-    patch = patch[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    height, width = patch.shape
-    scale = MNIST_BOX / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    box = cv2.resize(patch.astype(np.float32), size, interpolation=interpolation)
-    return _center_by_mass(np.clip(box, 0, None).astype(np.float64) * 255)
-
-
-def _center_by_mass(patch, side=MNIST_SIDE):
-    total = patch.sum()
-    rows, cols = np.indices(patch.shape)
-    com_r, com_c = (rows * patch).sum() / total, (cols * patch).sum() / total
-    # Top-left corner that puts the centre of mass at the canvas centre.
-    top = int(round((side - 1) / 2 - com_r))
-    left = int(round((side - 1) / 2 - com_c))
-    top = min(max(top, 0), side - patch.shape[0])
-    left = min(max(left, 0), side - patch.shape[1])
-    canvas = np.zeros((side, side), dtype=np.float64)
-    canvas[top:top + patch.shape[0], left:left + patch.shape[1]] = patch
-    peak = canvas.max()
-    return np.uint8(np.rint(canvas / peak * 255)) if peak > 0 else canvas.astype(np.uint8)

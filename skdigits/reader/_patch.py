@@ -1,4 +1,4 @@
-"""One digit's ink cut out of the contrast map, with MNIST's stroke width, upright."""
+"""One digit's ink cut out of the contrast map, with MNIST's stroke width, upright, and made a 28x28 image."""
 
 import math
 
@@ -15,6 +15,12 @@ MNIST_STROKE = (0.085, 0.118, 0.3)
 # a small digit's loops less darkly than its strokes: the lightest LOOP_FILL of the ink is dropped.
 THICK_STROKE = 0.2
 LOOP_FILL = 0.2
+
+# MNIST's images are 28x28, each digit scaled to fit 20x20 in the middle.
+MNIST_SIDE = 28
+MNIST_BOX = 20
+# Ink at most this fraction of the pen's contrast is not cut into a digit.
+FAINT = 0.05
 
 # Pages turned by less than this are left as they are.
 DESKEW_DEGREES = 3.0
@@ -58,3 +64,34 @@ def digit_patch(ink, labels, stats, group):
         turn = cv2.getRotationMatrix2D((patch.shape[1] / 2, patch.shape[0] / 2), ink.angle, 1.0)
         patch = cv2.warpAffine(patch, turn, (patch.shape[1], patch.shape[0]), flags=cv2.INTER_LINEAR)
     return patch
+
+
+def patch_to_mnist(patch):
+    """A soft ink patch (ink high) -> 28x28 uint8: cropped, fit into 20x20, centred by mass."""
+    rows, cols = np.flatnonzero(patch.max(axis=1) > FAINT), np.flatnonzero(patch.max(axis=0) > FAINT)
+    if rows.size == 0:
+        from ._images import NoDigitError  # the reader's errors live with the reader
+
+        raise NoDigitError("no digit found: the ink is too faint")
+    patch = patch[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    height, width = patch.shape
+    scale = MNIST_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    box = cv2.resize(patch.astype(np.float32), size, interpolation=interpolation)
+    return _center_by_mass(np.clip(box, 0, None).astype(np.float64) * 255)
+
+
+def _center_by_mass(patch, side=MNIST_SIDE):
+    total = patch.sum()
+    rows, cols = np.indices(patch.shape)
+    com_r, com_c = (rows * patch).sum() / total, (cols * patch).sum() / total
+    # Top-left corner that puts the centre of mass at the canvas centre.
+    top = int(round((side - 1) / 2 - com_r))
+    left = int(round((side - 1) / 2 - com_c))
+    top = min(max(top, 0), side - patch.shape[0])
+    left = min(max(left, 0), side - patch.shape[1])
+    canvas = np.zeros((side, side), dtype=np.float64)
+    canvas[top:top + patch.shape[0], left:left + patch.shape[1]] = patch
+    peak = canvas.max()
+    return np.uint8(np.rint(canvas / peak * 255)) if peak > 0 else canvas.astype(np.uint8)

@@ -67,12 +67,12 @@ class Reading:
         return f"Reading(text={self.text!r}, probabilities={[round(p, 3) for p in self.probabilities]})"
 
 
-def read_digits(image, model=None, *, invert="auto", learned=False):
+def read_digits(image, model=None, *, invert="auto", learned=True):
     """Read the digits written left to right in a picture (a number, or one digit).
 
     The picture's ink is found (see :func:`skdigits.to_mnist`), split into
-    digits (with ``learned=True``, by the learned finder, which also cuts
-    touching digits apart: see :func:`skdigits.find_digits`), ordered left
+    digits (by the learned finder, which also cuts touching digits apart and
+    tells digits from frames, boxes and edges: see :func:`skdigits.find_digits`), ordered left
     to right; each is made an MNIST-style image and classified.
 
     Parameters
@@ -85,8 +85,9 @@ def read_digits(image, model=None, *, invert="auto", learned=False):
         run by ONNX Runtime (``load_pretrained(runtime="onnx")``: no TensorFlow).
     invert : "auto" or bool, default="auto"
         Whether the ink is dark on light paper; see :func:`skdigits.to_mnist`.
-    learned : bool, default=False
-        Whether the learned finder is used (see :func:`skdigits.find_digits`).
+    learned : bool, default=True
+        Whether the learned finder is used (see :func:`skdigits.find_digits`);
+        False: the rules alone.
 
     Returns
     -------
