@@ -23,11 +23,11 @@ DESCRIPTIONS = {
     "bulk_read.json": "`skdigits read FOLDER` on 603 files: one process, two, and a Dask cluster",
     "grid_search.json": "GridSearchCV over filters x learning_rate, n_jobs=2 against n_jobs=1",
     "hostile_inputs.json": "Hostile pictures, tampered model files and `.npy` headers: the CPU each costs",
-    "photos.json": "Generated photos read with the learned finder (`--learned`)",
-    "photos_rules.json": "The same photos read with the rules alone (the default)",
+    "photos.json": "Generated photos read with the learned finder (`--learned`, the reader's default)",
+    "photos_rules.json": "The same photos read with the rules alone (`learned=False`)",
     "photos_timing.json": "Preprocessing time of 12-megapixel JPEGs and pad drawings, with and without the finder",
-    "photos_other.json": "Photos from a second, never-tuned generator, the rules alone",
-    "photos_other_learned.json": "The same photos with the learned finder",
+    "photos_other.json": "Photos from a second generator, written apart, read with the rules alone",
+    "photos_other_learned.json": "The same photos with the learned finder (the default)",
     "serve_load.json": "`skdigits serve`, 2 workers, 8 clients, every 20th request a bad one",
     "serve_load_1worker.json": "The same with one worker",
     "serve_overload.json": "256 clients on two workers: 503s with Retry-After instead of a queue",
@@ -124,7 +124,7 @@ def photos(finder, rules, timing):
 def photos_other(rules, finder):
     rows = [[name, f"{pct(run['results']['single']['accuracy'])} ({run['results']['single']['n']})",
              f"{pct(run['results']['number']['accuracy'])} ({run['results']['number']['n']})"]
-            for name, run in (("rules alone (the default)", rules), ("with the learned finder", finder))]
+            for name, run in (("with the learned finder (the default)", finder), ("rules alone (learned=False)", rules))]
     return table(["reader", "single digits (n)", "numbers (n)"], rows)
 
 
@@ -199,7 +199,7 @@ def pages(folder=RESULTS):
                    section("Generated photos", "photos.json",
                            photos(r["photos.json"], r["photos_rules.json"], r["photos_timing.json"]))
                    + ["![photos read and misread](photos.png)", ""]
-                   + section("Photos made differently (never tuned on)", "photos_other.json",
+                   + section("Photos made differently (never trained on)", "photos_other.json",
                              photos_other(r["photos_other.json"], r["photos_other_learned.json"])),
                    ["photos.png"]),
         "serving": ("Start-up, serving and bulk reading",
