@@ -98,9 +98,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_server(port, model=None, workers=1):
-    """``python -m skdigits serve`` on loopback, once it answers ``/api/health``."""
+def start_server(port, model=None, workers=1, rules=False):
+    """``python -m skdigits serve`` on loopback (``--rules`` with ``rules``), once it answers ``/api/health``."""
     command = [sys.executable, "-m", "skdigits", "serve", "--port", str(port), "--workers", str(workers)]
+    if rules:
+        command.append("--rules")
     if model:
         command += ["--model", model]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

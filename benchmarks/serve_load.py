@@ -280,6 +280,7 @@ def main(argv=None):
                              "(default 0: not)")
     parser.add_argument("--hostile-mix", choices=("dots", "all"), default="dots",
                         help="what the hostile clients send (default: the picture of dots)")
+    parser.add_argument("--rules", action="store_true", help="serve with the rules alone (skdigits serve --rules)")
     parser.add_argument("--output", default="benchmarks/results/serve_load.json")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.requests < 1:
@@ -288,11 +289,11 @@ def main(argv=None):
         parser.error("--hostile must be 0 or more")
 
     result = {**environment(), "clients": args.clients, "workers": args.workers, "requests": args.requests,
-              "bad_every": args.bad_every, "warmup": args.warmup, "seed": args.seed}
+              "bad_every": args.bad_every, "warmup": args.warmup, "seed": args.seed, "learned": not args.rules}
     jobs, mean_bytes = make_jobs(args.requests, args.bad_every, args.seed)
     result["mean_png_bytes"] = mean_bytes
     port = free_port()
-    server = start_server(port, args.model, args.workers)
+    server = start_server(port, args.model, args.workers, rules=args.rules)
     try:
         run_load(port, jobs[: args.warmup], args.clients)
         server_cpu, client_cpu = tree_cpu_seconds(server.pid), time.process_time()

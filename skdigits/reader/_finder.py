@@ -136,16 +136,17 @@ def finder_input(contrast, level, mask, *, jitter=1.0, measured=None):
     side = min(max(max(height, width) * scale, MIN_SIDE), MAX_SIDE, max(height, width))
     scale = side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Scaled first, then divided and capped: the picture at working size is many times the grid.
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(contrast.astype(np.float32, copy=False), size, interpolation=interpolation)
     # Only the ink and a stroke's width around it: what the rules erased (rulings, dots, the
     # paper's texture) is left out, so the finder never learns what one kind of paper looks like.
-    reach = max(1, int(round(NEAR_INK * stroke)))
-    near = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
-    contrast = np.where(near > 0, contrast, 0)
-    # Scaled first, then divided and capped: the picture at working size is many times the grid.
-    small = cv2.resize(contrast.astype(np.float32, copy=False), size,
-                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    # Done at the grid's size, where a stroke is a few pixels: at working size it cost more than the network.
+    near = cv2.resize(mask.astype(np.float32), size, interpolation=interpolation) > 0
+    reach = max(1, int(round(NEAR_INK * stroke * scale)))
+    near = cv2.dilate(near.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
     grid = np.zeros((-(-size[1] // MULTIPLE) * MULTIPLE, -(-size[0] // MULTIPLE) * MULTIPLE), np.float32)
-    grid[:size[1], :size[0]] = np.clip(small / max(level, 1e-6), 0, MAX_CONTRAST)
+    grid[:size[1], :size[0]] = np.where(near > 0, np.clip(small / max(level, 1e-6), 0, MAX_CONTRAST), 0)
     return grid, size, scale
 
 
