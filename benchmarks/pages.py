@@ -28,7 +28,8 @@ DESCRIPTIONS = {
     "photos_timing.json": "Preprocessing time of 12-megapixel JPEGs and pad drawings, with and without the finder",
     "photos_other.json": "Photos from a second generator, written apart, read with the rules alone",
     "photos_other_learned.json": "The same photos with the learned finder (the default)",
-    "serve_load.json": "`skdigits serve`, 2 workers, 8 clients, every 20th request a bad one",
+    "serve_load.json": "`skdigits serve` (the finder reads), 2 workers, 8 clients, every 20th request a bad one",
+    "serve_load_rules.json": "The same with the rules alone (`--rules`), run right after it",
     "serve_load_1worker.json": "The same with one worker",
     "serve_overload.json": "256 clients on two workers: 503s with Retry-After instead of a queue",
     "serve_hostile.json": "The load run with one client sending a hostile picture in a loop",
@@ -181,7 +182,8 @@ def pages(folder=RESULTS):
         return [f"## {title}", ""] + provenance(r[name]) + (body(r[name]) if callable(body) else body)
 
     serve_runs = [(label, r[name]) for label, name in (
-        ("normal load", "serve_load.json"), ("one worker", "serve_load_1worker.json"),
+        ("normal load", "serve_load.json"), ("normal load, rules alone", "serve_load_rules.json"),
+        ("one worker", "serve_load_1worker.json"),
         ("overload", "serve_overload.json"), ("one hostile client", "serve_hostile.json"),
         ("seven hostile clients", "serve_hostile_all.json"))]
     return {
