@@ -129,9 +129,18 @@ def finder_input(contrast, level, mask, *, jitter=1.0, measured=None):
     >>> grid.shape, size, round(12 * scale, 1)                    # comes out about 3 wide
     ((96, 112), (110, 82), 3.3)
     """
-    height, width = contrast.shape
+    return _grid(contrast, level, mask, pen_width(mask, measured), jitter)
+
+
+def pen_width(mask, measured=None):
+    """The stroke width that sets the finder's scale: of ``measured`` if it holds ink, else of ``mask``."""
     measured = mask if measured is None or not measured.any() else measured
-    stroke = stroke_width(measured) if measured.any() else TARGET_STROKE
+    return stroke_width(measured) if measured.any() else TARGET_STROKE
+
+
+def _grid(contrast, level, mask, stroke, jitter):
+    """:func:`finder_input` with the pen's width ``stroke`` already measured."""
+    height, width = contrast.shape
     scale = jitter * TARGET_STROKE / max(stroke, 1e-6)
     side = min(max(max(height, width) * scale, MIN_SIDE), MAX_SIDE, max(height, width))
     scale = side / max(height, width)
@@ -232,8 +241,9 @@ class Finder:
 
     def locate(self, contrast, level, mask, measured=None):
         """A :class:`Located` (see :func:`finder_input`), from the first scale at which a centre is found."""
+        stroke = pen_width(mask, measured)  # measured once: only the scale changes between looks
         for jitter in (1.0, *RETRY_SCALES):
-            grid, size, scale = finder_input(contrast, level, mask, measured=measured, jitter=jitter)
+            grid, size, scale = _grid(contrast, level, mask, stroke, jitter)
             ink, heat = self.maps(grid)
             found = located(ink, heat, size, scale, contrast.shape)
             if len(found.centres):
