@@ -11,6 +11,7 @@ from skdigits import find_digits, load_mnist, read_digits, to_mnist
 from skdigits.model_files._model_files import ModelFileError
 from skdigits.reader._finder import (
     ENCODER,
+    MIN_SIDE,
     Finder,
     expected_shapes,
     finder_input,
@@ -165,6 +166,16 @@ def test_finder_looks_again_at_other_scales_where_it_finds_no_centre(monkeypatch
     shapes.clear()
     monkeypatch.setattr(finder, "maps", lambda grid: shapes.append(grid.shape) or np.zeros((2, 8, 8), np.float32))
     assert not len(finder.locate(con, 0.7, con > 0.35).centres) and len(shapes) == 3  # then nothing is there
+
+
+def test_each_look_is_at_a_new_scale_on_a_small_picture(monkeypatch):
+    """A pad drawing's first grid is held at MIN_SIDE: the second look is larger, and no grid is looked at twice."""
+    finder, shapes = load_finder(), []
+    monkeypatch.setattr(finder, "maps", lambda grid: shapes.append(grid.shape) or np.zeros((2, 8, 8), np.float32))
+    con = np.zeros((280, 280), np.float32)
+    con[50:230, 133:147] = 0.7  # a stroke 14 pixels wide: the pen's scale alone would make a 60-pixel grid
+    assert not len(finder.locate(con, 0.7, con > 0.35).centres)
+    assert shapes == [(MIN_SIDE, MIN_SIDE), (int(1.5 * MIN_SIDE), int(1.5 * MIN_SIDE))]
 
 
 def _dotted(height, width, pitch=24):

@@ -63,8 +63,8 @@ INK_PROBABILITY = 0.5
 # PEAK_WINDOW cells (the centres of two touching digits lie further apart).
 CENTRE_PROBABILITY = 0.4
 PEAK_WINDOW = 5
-# Where no centre is found, the finder looks again at these scales: the pen's width tells
-# a digit's size only roughly (a thick pen's digit comes out small, a fine pen's large).
+# Where no centre is found, the finder looks again at these factors of the first look's scale: the
+# pen's width tells a digit's size only roughly (a thick pen's digit comes out small, a fine pen's large).
 RETRY_SCALES = (1.5, 0.67)
 
 FILE = "finder.safetensors"
@@ -242,8 +242,16 @@ class Finder:
     def locate(self, contrast, level, mask, measured=None):
         """A :class:`Located` (see :func:`finder_input`), from the first scale at which a centre is found."""
         stroke = pen_width(mask, measured)  # measured once: only the scale changes between looks
-        for jitter in (1.0, *RETRY_SCALES):
-            grid, size, scale = _grid(contrast, level, mask, stroke, jitter)
+        grid, size, scale = _grid(contrast, level, mask, stroke, 1.0)
+        # Each look is at a factor of the scale the first one used: a small picture's first
+        # grid is held at MIN_SIDE, and a factor on the pen's scale alone gave the same grid again.
+        first, seen = scale * stroke / TARGET_STROKE, set()
+        for factor in (None, *RETRY_SCALES):
+            if factor is not None:
+                grid, size, scale = _grid(contrast, level, mask, stroke, first * factor)
+            if size in seen:
+                continue
+            seen.add(size)
             ink, heat = self.maps(grid)
             found = located(ink, heat, size, scale, contrast.shape)
             if len(found.centres):
