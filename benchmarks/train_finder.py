@@ -276,6 +276,8 @@ def main(argv=None):
     parser.add_argument("--restroked", type=float, default=RESTROKED, help="fraction of digits re-stroked")
     parser.add_argument("--pad-lines", type=float, default=0.0, metavar="WEIGHT",
                         help="weight of scenes of a straight 1 on the pad (the other sources weigh 0.5 to 4)")
+    parser.add_argument("--touching", type=float, default=4.0, metavar="WEIGHT",
+                        help="weight of scenes of digits that touch (the other sources weigh 0.5 to 2.5)")
     parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "finder.safetensors"),
                         help="the finder's tensors; the record goes beside it, same name with .json")
     args = parser.parse_args(argv)
@@ -283,6 +285,7 @@ def main(argv=None):
     provenance = environment()
     RESTROKED = args.restroked
     WEIGHTS = np.concatenate([WEIGHTS[:-1], [args.pad_lines]])
+    WEIGHTS[SOURCES.index("touching")] = args.touching
     X_train, _, _, _ = load_mnist()
     start = time.perf_counter()
     train = make_set(args.scenes, args.seed, X_train, args.jobs)
