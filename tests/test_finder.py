@@ -19,6 +19,7 @@ from skdigits.reader._finder import (
     finder_record,
     load_finder,
     located,
+    peaks,
     read_finder_tensors,
     split_at_centres,
 )
@@ -206,6 +207,13 @@ def test_located_maps_peaks_back_to_the_picture():
     found = located(ink, heat, (64, 48), 0.5, (96, 128))
     np.testing.assert_allclose(found.centres, [[22, 42], [82, 42]])  # cell (10, 5): grid (11, 21), /0.5
     assert found.zone.shape == (96, 128) and found.zone[40, 20] and not found.zone[40, 80]
+
+
+def test_centres_two_cells_apart_are_two_digits():
+    """A "1" written over the edge of its neighbour: two bumps of the heatmap, two cells apart, a dip between."""
+    heat = np.zeros((12, 20), np.float32)
+    heat[6, 8], heat[6, 9], heat[6, 10] = 0.8, 0.5, 0.6
+    assert list(zip(*np.nonzero(peaks(heat)))) == [(6, 8), (6, 10)]
 
 
 def test_cut_leaves_one_mark_per_centre():

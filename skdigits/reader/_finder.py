@@ -60,9 +60,9 @@ NEAR_INK = 1.0
 # A digit's ink: channel 0 at least this.
 INK_PROBABILITY = 0.5
 # A digit's centre: a peak of channel 1 at least this high, the highest within
-# PEAK_WINDOW cells (the centres of two touching digits lie further apart).
+# PEAK_WINDOW cells: a "1" that overlaps its neighbour has its centre two cells from the neighbour's.
 CENTRE_PROBABILITY = 0.4
-PEAK_WINDOW = 5
+PEAK_WINDOW = 3
 # Where no centre is found, the finder looks again at these factors of the first look's scale: the
 # pen's width tells a digit's size only roughly (a thick pen's digit comes out small, a fine pen's large).
 RETRY_SCALES = (1.5, 0.67)
