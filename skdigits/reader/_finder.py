@@ -60,7 +60,7 @@ NEAR_INK = 1.0
 # A digit's ink: channel 0 at least this.
 INK_PROBABILITY = 0.5
 # A digit's centre: a peak of channel 1 at least this high, the highest within
-# PEAK_WINDOW cells: a "1" that overlaps its neighbour has its centre two cells from the neighbour's.
+# PEAK_WINDOW cells: a "1" that overlaps its neighbour can have its centre two cells from the neighbour's.
 CENTRE_PROBABILITY = 0.4
 PEAK_WINDOW = 3
 # Where no centre is found, the finder looks again at these factors of the first look's scale: the
