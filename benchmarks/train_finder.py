@@ -281,6 +281,8 @@ def main(argv=None):
     parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "finder.safetensors"),
                         help="the finder's tensors; the record goes beside it, same name with .json")
     args = parser.parse_args(argv)
+    if args.touching < 0 or args.pad_lines < 0:
+        parser.error("--touching and --pad-lines are weights: 0 or more")
 
     provenance = environment()
     RESTROKED = args.restroked

@@ -390,3 +390,9 @@ def test_tree_cpu_seconds_counts_the_children():
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.parametrize("option", ["--touching", "--pad-lines"])
+def test_train_finder_refuses_a_negative_weight(option):
+    proc = _script("train_finder.py", option, -1)
+    assert proc.returncode == 2 and "weights: 0 or more" in proc.stderr
