@@ -1,6 +1,6 @@
 """Train the reader of touching digits (``skdigits.reader._touching``) and write its record.
 
-Lines of 1 to 6 MNIST *training* digits (the benchmarks read test digits)
+Lines of 1 to 8 MNIST *training* digits (the benchmarks read test digits)
 are written at twice MNIST's scale: each digit's strokes made thinner or
 thicker, scaled, raised or lowered a little, and either slid against the one
 before until their strokes cross (three lines in five) or set a random gap
@@ -34,11 +34,11 @@ from skdigits import load_mnist  # noqa: E402
 from skdigits.reader._touching import BLANK, FRAME, STRIP_HEIGHT, decode, strip  # noqa: E402
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data")
-# Training strips are padded to this width (on the right, with blank paper): 6 digits fit.
-WIDTH = 192
-MAX_DIGITS = 6
-# How often a line holds 1, 2, ..., 6 digits.
-LENGTHS = np.array([0.08, 0.32, 0.2, 0.18, 0.11, 0.11])
+# Training strips are padded to this width (on the right, with blank paper): 8 digits fit.
+WIDTH = 256
+MAX_DIGITS = 8
+# How often a line holds 1, 2, ..., 8 digits.
+LENGTHS = np.array([0.06, 0.2, 0.16, 0.14, 0.12, 0.12, 0.1, 0.1])
 # The fraction of lines whose digits are slid until their strokes cross.
 SLID = 0.6
 VALIDATION_SEED = 1_000_003
@@ -175,9 +175,9 @@ def scores(model, strips, targets):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lines", type=int, default=100_000, help="training lines")
+    parser.add_argument("--lines", type=int, default=150_000, help="training lines")
     parser.add_argument("--validation", type=int, default=3000, help="lines to score the network on")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps of --batch lines")
+    parser.add_argument("--steps", type=int, default=6000, help="training steps of --batch lines")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--jobs", type=int, default=os.cpu_count())

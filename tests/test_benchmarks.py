@@ -396,3 +396,35 @@ def test_tree_cpu_seconds_counts_the_children():
 def test_train_finder_refuses_a_negative_weight(option):
     proc = _script("train_finder.py", option, -1)
     assert proc.returncode == 2 and "weights: 0 or more" in proc.stderr
+
+
+def test_train_touching_quick(tmp_path):
+    from skdigits.reader._touching import expected_shapes, read_touching_tensors
+
+    out = tmp_path / "touching.safetensors"
+    _run("train_touching.py", "--lines", 300, "--validation", 60, "--steps", 4, "--output", out)
+    record = json.loads((tmp_path / "touching.json").read_text())
+    assert record["data"]["digits"] == "MNIST training images" and record["training"]["steps"] == 4
+    assert record["validation"]["lines"] == 60 and 0 <= record["validation"]["lines_read"] <= 1
+    assert {"versions", "machine", "git_revision", "seed"} <= set(record)
+    assert set(read_touching_tensors(out, record["tensors_sha256"])) == set(expected_shapes())
+    proc = _script("train_touching.py", "--steps", 0)
+    assert proc.returncode == 2 and "--steps must be at least 1" in proc.stderr
+
+
+def test_touching_lines_run_together_and_keep_their_digits(monkeypatch):
+    import cv2
+    import train_touching
+
+    X_train, _, y_train, _ = load_mnist(n_train=400, n_test=10, random_state=0)
+    monkeypatch.setattr(train_touching, "SLID", 1.0)
+    marks, lengths = [], []
+    for index in range(40):
+        line, digits = train_touching.example(index, 0, X_train, y_train)
+        assert line.shape == (train_touching.STRIP_HEIGHT, train_touching.WIDTH) and line.dtype == np.uint8
+        assert set(digits.tolist()) <= set(y_train.tolist())
+        lengths.append(len(digits))
+        if len(digits) >= 2:
+            marks.append(cv2.connectedComponents(np.uint8(line > 96))[0] - 1)
+    assert set(lengths) >= {1, 2, 3, 4}
+    assert np.mean(np.asarray(marks) == 1) >= 0.8  # slid digits run into one mark

@@ -263,7 +263,7 @@ def create_app(model, *, description=None, max_body_bytes=MAX_BODY_BYTES, max_ba
         async with reading:
             found = await run_in_threadpool(find_digits, data, single=single, time_limit=image_seconds,
                                             learned=learned)
-        proba = await batched.predict_proba(found.images)
+        proba = found.probabilities(await batched.predict_proba(found.images), classes)
         digits = [_digit(classes, p, image, box) for p, image, box in zip(proba, found.images, found.boxes)]
         return found, digits, 1000 * (time.perf_counter() - start)
 

@@ -15,8 +15,8 @@ strokes of the marks the rules take for digits are ``TARGET_STROKE`` pixels
 wide, which brings digits of any size to about 25-35 pixels high; where it
 finds no centre it looks again at ``RETRY_SCALES``. The reader then keeps only
 the digits' ink, cuts ink that holds two centres between them (touching
-digits), and drops every group of ink with no centre in it; a picture with no
-centre at all holds "no digit".
+digits, which ``skdigits.reader._touching`` then reads whole), and drops every
+group of ink with no centre in it; a picture with no centre at all holds "no digit".
 
 The network is written as an ONNX graph by :func:`finder_onnx` from the
 tensors in ``data/finder.safetensors`` (only tensors are read from the file)

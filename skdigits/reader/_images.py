@@ -30,6 +30,7 @@ from ._groups import (
 from ._ink import find_ink
 from ._paper import WORK_SIDE
 from ._patch import FAINT, digit_patch, patch_to_mnist
+from ._touching import touching_marks
 
 __all__ = ["read_image", "to_mnist", "find_digits", "ImageError", "ImageTooLargeError", "ImageTooComplexError",
            "NoDigitError"]
@@ -379,11 +380,34 @@ class FoundDigits:
         Each digit's box in the input picture's pixels.
     size : (int, int)
         The input picture's (width, height) in pixels.
+    read : ndarray of shape (n, 10), default=None
+        For digits that touch their neighbours, read as a line
+        (``skdigits.reader._touching``): the probability of each digit 0-9;
+        NaN for the digits a classifier reads from ``images``; None if none
+        was read so.
     """
 
     images: np.ndarray
     boxes: list
     size: tuple
+    read: np.ndarray = None
+
+    def probabilities(self, proba, classes):
+        """``proba`` (n, n_classes) of a classifier of ``images``, with the digits ``read`` as a line put in.
+
+        The line reader's probabilities replace the classifier's where it
+        read a digit, when the classifier's ``classes`` are the ten digits
+        (in any order or type); otherwise ``proba`` is returned as it is.
+        """
+        if self.read is None:
+            return proba
+        plain = [int(c) if str(c).isdigit() else None for c in classes]
+        if sorted(c for c in plain if c is not None) != list(range(10)) or len(plain) != 10:
+            return proba
+        out = np.array(proba, dtype=np.float64)
+        rows = np.flatnonzero(~np.isnan(self.read[:, 0]))
+        out[rows] = self.read[rows][:, plain]
+        return out
 
 
 def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, learned=True):
@@ -391,7 +415,9 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
 
     The ink is found by rules (``skdigits.reader._ink``). A small network, the
     finder (``skdigits.reader._finder``), then keeps the ink that belongs to
-    digits, cuts digits that touch apart, and finds where no digit is.
+    digits and finds where no digit is; a mark that holds two or more
+    digits (they touch) is read whole by a second network, a line reader
+    (``skdigits.reader._touching``).
 
     Parameters
     ----------
@@ -451,7 +477,8 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         if not len(found.centres):
             raise NoDigitError("no digit found: the marks in the picture do not look like digits "
                                "(a frame, a box, an edge, a texture?)")
-        ink.mask = split_at_centres(ink.mask & found.zone, found.centres)
+        whole = ink.mask & found.zone
+        ink.mask = split_at_centres(whole, found.centres)
         if not ink.mask.any():
             raise NoDigitError("no digit found: no ink lies where the digits seem to be")
     centres = None if found is None else found.centres
@@ -466,20 +493,30 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
             labels, stats, groups, boxes = _digits(ink, factor, single, centres)
             _check_digit_count(len(groups))
     deadline.check("grouping its marks into digits")
+    # Digits that run together into one mark are read as a line, in place of the groups cut from it.
+    runs = [] if found is None or single else touching_marks(ink, whole, found.centres, labels, stats, groups)
+    first_of = {run.groups[0]: run for run in runs}
+    in_run = {k for run in runs for k in run.groups}
+    items = []  # (patch, box, probabilities or None), left to right
+    for k, group in enumerate(groups):
+        if k in first_of:
+            items.extend((patch, box, p) for p, box, patch in first_of[k].digits)
+        elif k not in in_run:
+            items.append((digit_patch(ink, labels, stats, group), boxes[k], None))
+        deadline.check("making each digit's image")
+    _check_digit_count(len(items))
     # A group can hold no ink of its own: pixels joined across an erased ruling, with
     # nothing darker than the ruling under them. It is not a digit.
-    patches = []
-    for group in groups:
-        patches.append(digit_patch(ink, labels, stats, group))
-        deadline.check("making each digit's image")
-    keep = [k for k, patch in enumerate(patches) if patch.max() > FAINT]
-    if not keep:
+    items = [item for item in items if item[0].max() > FAINT]
+    if not items:
         raise NoDigitError("no digit found: the ink is too faint")
-    images = np.stack([patch_to_mnist(patches[k]) for k in keep])
-    boxes = [boxes[k] for k in keep]
+    images = np.stack([patch_to_mnist(patch) for patch, _, _ in items])
     scale = ink.scale * factor
-    boxes = [tuple(int(round(v * scale)) for v in box) for box in boxes]
-    return FoundDigits(images, boxes, tuple(size))
+    boxes = [tuple(int(round(v * scale)) for v in box) for _, box, _ in items]
+    proba = None
+    if any(p is not None for _, _, p in items):
+        proba = np.stack([np.full(10, np.nan) if p is None else p for _, _, p in items])
+    return FoundDigits(images, boxes, tuple(size), proba)
 
 
 def rules_digits(ink, factor, single):

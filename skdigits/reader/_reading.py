@@ -71,9 +71,11 @@ def read_digits(image, model=None, *, invert="auto", learned=True):
     """Read the digits written left to right in a picture (a number, or one digit).
 
     The picture's ink is found (see :func:`skdigits.to_mnist`), split into
-    digits (by the learned finder, which also cuts touching digits apart and
-    tells digits from frames, boxes and edges: see :func:`skdigits.find_digits`), ordered left
-    to right; each is made an MNIST-style image and classified.
+    digits (by the learned finder, which tells digits from frames, boxes and
+    edges: see :func:`skdigits.find_digits`), ordered left to right; each is
+    made an MNIST-style image and classified. Digits that run together into
+    one mark are read whole by the line reader, whose probabilities replace
+    the classifier's for them when its classes are the ten digits.
 
     Parameters
     ----------
@@ -114,5 +116,5 @@ def read_digits(image, model=None, *, invert="auto", learned=True):
     if model is None:
         model = load_pretrained(runtime="onnx")
     found = find_digits(image, invert=invert, learned=learned)
-    proba = model.predict_proba(found.images)
+    proba = found.probabilities(model.predict_proba(found.images), model.classes_)
     return Reading(found.boxes, found.images, proba, [plain(c) for c in model.classes_])

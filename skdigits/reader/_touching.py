@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 
 from ..model_files import _onnx_proto as proto
+from ._components import labelled
 
-__all__ = ["strip", "decode", "touching_onnx", "expected_shapes", "load_touching"]
+__all__ = ["strip", "decode", "touching_onnx", "expected_shapes", "load_touching", "touching_marks", "Run"]
 
 # The strip the network reads: ink INK_HEIGHT pixels high in a strip STRIP_HEIGHT high,
 # MARGIN pixels of paper before and after it; one output column per FRAME pixels.
@@ -41,6 +42,9 @@ BLANK = 10
 BN_EPSILON = 1e-3
 # Ink at most this fraction of the strongest is not part of the mark's extent.
 FAINT = 0.05
+
+# A mark with one centre is read as a line too when it is this many times wider than high.
+WIDE = 1.4
 
 FILE = "touching.safetensors"
 RECORD = "touching.json"
@@ -210,6 +214,89 @@ class TouchingReader:
         # Strip column c is patch column left + (c - MARGIN) / scale.
         to_patch = [int(round(left + (e - MARGIN) / scale)) for e in edges]
         return [(p, to_patch[k], to_patch[k + 1]) for k, (p, _, _) in enumerate(digits)]
+
+
+class Run:
+    """The digits the line reader read in one mark.
+
+    Attributes
+    ----------
+    groups : list of int
+        The indices of the groups of ink cut from the mark, which these digits replace.
+    digits : list of (ndarray (10,), (left, top, right, bottom), ndarray)
+        Per digit, left to right: its probabilities, its box in working
+        pixels and its ink patch (for its 28x28 image).
+    """
+
+    def __init__(self, groups, digits):
+        self.groups, self.digits = groups, digits
+
+
+def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
+    """Read each mark of ``whole`` that holds two or more digits as a line: a list of :class:`Run`.
+
+    A mark holds two or more digits where two or more of the finder's
+    ``centres`` lie in its box, or where it is ``WIDE``; it is read only if
+    groups cut from it are among ``groups`` (groups of components of
+    ``labels``), and replaces them only if the reader finds two or more
+    digits in it (one: the groups are read as they are).
+
+    Parameters
+    ----------
+    ink : Ink
+        The picture's ink (its contrast map gives each mark's soft ink).
+    whole : ndarray of bool (h, w)
+        The digits' ink before touching digits were cut apart.
+    centres : ndarray (n, 2)
+        The finder's digit centres (x, y).
+    labels, stats : ndarray
+        The components of the cut ink, which ``groups`` lists: component k is
+        label k + 1, its box ``stats[k, :4]`` (``skdigits.reader._groups.digit_groups``).
+    groups : list of list of int
+        The digits as groups of components, left to right.
+    reader : TouchingReader, default=None
+        None: the shipped one.
+    """
+    _, marks, boxes, _ = labelled(whole.astype(np.uint8))
+    x0, y0, w, h = (boxes[1:, i, None] for i in range(4))
+    holds = ((centres[:, 0] >= x0) & (centres[:, 0] < x0 + w)
+             & (centres[:, 1] >= y0) & (centres[:, 1] < y0 + h)).sum(axis=1)
+    lines = {m + 1 for m in np.flatnonzero((holds >= 2) | ((holds >= 1) & (w[:, 0] >= WIDE * h[:, 0])))}
+    if not lines:
+        return []
+    in_line = {}
+    for k, group in enumerate(groups):
+        for component in group:
+            mark = _mark_under(labels, stats, component, marks)
+            if mark in lines:
+                in_line.setdefault(mark, []).append(k)
+                break
+    reader = load_touching() if reader is None else reader
+    runs = []
+    for mark, ks in in_line.items():
+        left, top, width, height = boxes[mark, :4]
+        own = cv2.dilate((marks[top:top + height, left:left + width] == mark).astype(np.uint8),
+                         np.ones((3, 3), np.uint8))
+        patch = np.clip(ink.contrast[top:top + height, left:left + width] / max(ink.level, 1e-6), 0, 1) * own
+        read = reader.read(patch)
+        if len(read) < 2:
+            continue
+        digits = []
+        for p, a, b in read:
+            piece = np.zeros_like(patch)
+            piece[:, a:b] = patch[:, a:b]
+            rows = np.flatnonzero(piece.max(axis=1) > FAINT)
+            if rows.size:
+                digits.append((p, (int(left + a), int(top + rows[0]), int(left + b), int(top + rows[-1] + 1)), piece))
+        runs.append(Run(ks, digits))
+    return runs
+
+
+def _mark_under(labels, stats, component, marks):
+    """The mark of ``marks`` under ``component`` (label ``component + 1``, box ``stats[component]``)."""
+    left, top, width, height = stats[component, :4]
+    rows, cols = np.nonzero(labels[top:top + height, left:left + width] == component + 1)
+    return int(marks[top + rows[0], left + cols[0]]) if rows.size else 0
 
 
 def touching_path():
