@@ -10,7 +10,6 @@ import io
 import math
 import os
 import time
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -30,6 +29,7 @@ from ._groups import (
 from ._ink import find_ink
 from ._paper import WORK_SIDE
 from ._patch import FAINT, digit_patch, patch_to_mnist
+from ._records import FoundDigits
 from ._touching import touching_marks
 
 __all__ = ["read_image", "to_mnist", "find_digits", "ImageError", "ImageTooLargeError", "ImageTooComplexError",
@@ -366,48 +366,6 @@ def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=True):
     ((28, 28), dtype('uint8'), np.True_, np.uint8(0))
     """
     return find_digits(image, invert=invert, min_contrast=min_contrast, single=True, learned=learned).images[0]
-
-
-@dataclass
-class FoundDigits:
-    """Digits found in a picture: 28x28 images and their boxes, left to right.
-
-    Attributes
-    ----------
-    images : ndarray of shape (n, 28, 28), uint8
-        MNIST-style images, as given to the network.
-    boxes : list of (left, top, right, bottom)
-        Each digit's box in the input picture's pixels.
-    size : (int, int)
-        The input picture's (width, height) in pixels.
-    read : ndarray of shape (n, 10), default=None
-        For digits that touch their neighbours, read as a line
-        (``skdigits.reader._touching``): the probability of each digit 0-9;
-        NaN for the digits a classifier reads from ``images``; None if none
-        was read so.
-    """
-
-    images: np.ndarray
-    boxes: list
-    size: tuple
-    read: np.ndarray = None
-
-    def probabilities(self, proba, classes):
-        """``proba`` (n, n_classes) of a classifier of ``images``, with the digits ``read`` as a line put in.
-
-        The line reader's probabilities replace the classifier's where it
-        read a digit, when the classifier's ``classes`` are the ten digits
-        (in any order or type); otherwise ``proba`` is returned as it is.
-        """
-        if self.read is None:
-            return proba
-        plain = [int(c) if str(c).isdigit() else None for c in classes]
-        if sorted(c for c in plain if c is not None) != list(range(10)) or len(plain) != 10:
-            return proba
-        out = np.array(proba, dtype=np.float64)
-        rows = np.flatnonzero(~np.isnan(self.read[:, 0]))
-        out[rows] = self.read[rows][:, plain]
-        return out
 
 
 def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_limit=None, learned=True):

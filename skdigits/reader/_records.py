@@ -1,8 +1,10 @@
-"""One JSON shape for a digit, shared by the command line, the HTTP API and :meth:`Reading.to_dict`."""
+"""Digits found in a picture, and the one JSON shape of a digit (command line, HTTP API, Reading.to_dict)."""
+
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["plain", "digit_record"]
+__all__ = ["plain", "digit_record", "FoundDigits"]
 
 
 def plain(value):
@@ -44,3 +46,45 @@ def digit_record(classes, proba, box=None):
     if box is not None:
         record["box"] = [int(v) for v in box]
     return record
+
+
+@dataclass
+class FoundDigits:
+    """Digits found in a picture: 28x28 images and their boxes, left to right.
+
+    Attributes
+    ----------
+    images : ndarray of shape (n, 28, 28), uint8
+        MNIST-style images, as given to the network.
+    boxes : list of (left, top, right, bottom)
+        Each digit's box in the input picture's pixels.
+    size : (int, int)
+        The input picture's (width, height) in pixels.
+    read : ndarray of shape (n, 10), default=None
+        For digits that touch their neighbours, read as a line
+        (``skdigits.reader._touching``): the probability of each digit 0-9;
+        NaN for the digits a classifier reads from ``images``; None if none
+        was read so.
+    """
+
+    images: np.ndarray
+    boxes: list
+    size: tuple
+    read: np.ndarray = None
+
+    def probabilities(self, proba, classes):
+        """``proba`` (n, n_classes) of a classifier of ``images``, with the digits ``read`` as a line put in.
+
+        The line reader's probabilities replace the classifier's where it
+        read a digit, when the classifier's ``classes`` are the ten digits
+        (in any order or type); otherwise ``proba`` is returned as it is.
+        """
+        if self.read is None:
+            return proba
+        plain = [int(c) if str(c).isdigit() else None for c in classes]
+        if sorted(c for c in plain if c is not None) != list(range(10)) or len(plain) != 10:
+            return proba
+        out = np.array(proba, dtype=np.float64)
+        rows = np.flatnonzero(~np.isnan(self.read[:, 0]))
+        out[rows] = self.read[rows][:, plain]
+        return out
