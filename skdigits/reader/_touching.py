@@ -43,9 +43,6 @@ BN_EPSILON = 1e-3
 # Ink at most this fraction of the strongest is not part of the mark's extent.
 FAINT = 0.05
 
-# A mark with one centre is read as a line too when it is this many times wider than high.
-WIDE = 1.4
-
 FILE = "touching.safetensors"
 RECORD = "touching.json"
 
@@ -236,9 +233,8 @@ def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
     """Read each mark of ``whole`` that holds two or more digits as a line: a list of :class:`Run`.
 
     A mark holds two or more digits where two or more of the finder's
-    ``centres`` lie in its box, or where it is ``WIDE`` times wider than both
-    its own height and the median height of the ``groups`` (a flat "4" beside
-    taller digits is one digit); it is read only if
+    ``centres`` lie in its box (a mark with one centre is not read so,
+    however wide: a flat "0" was read "09"); it is read only if
     groups cut from it are among ``groups`` (groups of components of
     ``labels``), and replaces them only if the reader finds two or more
     digits in it (one: the groups are read as they are).
@@ -263,9 +259,7 @@ def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
     x0, y0, w, h = (boxes[1:, i, None] for i in range(4))
     holds = ((centres[:, 0] >= x0) & (centres[:, 0] < x0 + w)
              & (centres[:, 1] >= y0) & (centres[:, 1] < y0 + h)).sum(axis=1)
-    typical = np.median([stats[g, 3].max() for g in groups]) if groups else 0
-    wide = w[:, 0] >= WIDE * np.maximum(h[:, 0], typical)
-    lines = {m + 1 for m in np.flatnonzero((holds >= 2) | ((holds >= 1) & wide))}
+    lines = {m + 1 for m in np.flatnonzero(holds >= 2)}
     if not lines:
         return []
     in_line = {}
