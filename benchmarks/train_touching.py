@@ -13,7 +13,15 @@ Writes ``skdigits/data/touching.safetensors`` (tensors only) and
 ``touching.json``: command, revision, versions, machine, seed, data, fit
 seconds, and scores on lines of a seed of their own.
 
+With ``--scenes``, photos made by ``_scenes.py`` (touching digits most) are
+read as the reader reads them, by the rules and the finder, and each mark
+that it would read as a line is cut out and labelled with the digits whose
+ink lies in it: strips as the reader makes them, blur, pens and JPEG of real
+photos included.
+
     python benchmarks/train_touching.py
+    python benchmarks/train_touching.py --init skdigits/data/touching.safetensors --seed 1 --lines 60000 \
+        --scenes 8000 --steps 2500 --learning-rate 5e-4       # a second stage, with strips from scenes
     python benchmarks/train_touching.py --lines 2000 --steps 30 --output /tmp/touching.safetensors   # quick check
 """
 
@@ -28,10 +36,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, write_json  # noqa: E402
+from _common import environment, make_photo, write_json  # noqa: E402
 
 from skdigits import load_mnist  # noqa: E402
-from skdigits.reader._touching import BLANK, FRAME, STRIP_HEIGHT, decode, strip  # noqa: E402
+from skdigits.reader._finder import locate  # noqa: E402
+from skdigits.reader._images import _rgb_and_size, dark_ink, rules_digits  # noqa: E402
+from skdigits.reader._ink import find_ink  # noqa: E402
+from skdigits.reader._touching import BLANK, FRAME, STRIP_HEIGHT, decode, line_marks, mark_patch, strip  # noqa: E402
 
 PACKAGE_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data")
 # Training strips are padded to this width (on the right, with blank paper): 8 digits fit.
@@ -122,8 +133,50 @@ def example(index, seed, digits, labels):
             return padded, labels[chosen]
 
 
+# Surfaces of the scenes (``--scenes``): touching digits most, the others where marks can hold two digits too.
+SCENE_KINDS = ("touching", "touching", "touching", "marker", "note", "whiteboard", "boxes", "pencil", "chalk")
+
+
+def scene_strips(index, seed, digits, labels):
+    """The strips of one photo's marks that hold two or more of the finder's centres, read as the reader reads them.
+
+    A photo of 2 to 8 digits is made by ``_scenes.py``; its ink is found by the
+    rules and the finder, and each mark that the reader would read as a line
+    (``line_marks``) is cut out (``mark_patch``) and labelled with the digits
+    whose ink lies mostly in it. Returns a list of (strip, digits).
+    """
+    rng = np.random.default_rng([seed, index])
+    kind = SCENE_KINDS[rng.integers(len(SCENE_KINDS))]
+    chosen = rng.integers(len(digits), size=int(rng.integers(2, 9)))
+    photo, which = make_photo(digits[chosen], kind, rng, truth=True)
+    rgb, factor, _ = _rgb_and_size(photo[:, :, ::-1])
+    ink = find_ink(rgb, light_ink=not dark_ink(rgb))
+    measured, faint = rules_digits(ink, factor, single=False)
+    found = locate(ink.contrast, ink.level, ink.mask | faint, measured)
+    marks, boxes, lines = line_marks(ink.mask & found.zone, found.centres)
+    height, width = ink.contrast.shape
+    which = cv2.resize(which, (width, height), interpolation=cv2.INTER_NEAREST)
+    out = []
+    for mark in sorted(lines):
+        inside = which[marks == mark]
+        held = [k for k in range(1, len(chosen) + 1) if (inside == k).sum() >= 0.5 * max((which == k).sum(), 1)]
+        if not held:
+            continue
+        line, _, _ = strip(mark_patch(ink, marks, boxes, mark))
+        if line.shape[1] <= WIDTH:
+            padded = np.zeros((STRIP_HEIGHT, WIDTH), np.uint8)
+            padded[:, :line.shape[1]] = np.round(line * 255)
+            # The generators number the digits left to right.
+            out.append((padded, labels[chosen[np.asarray(held) - 1]]))
+    return out
+
+
 def _work(args):
     return example(*args, _DIGITS, _LABELS)
+
+
+def _scene_work(args):
+    return scene_strips(*args, _DIGITS, _LABELS)
 
 
 def _init(digits, labels):
@@ -131,11 +184,14 @@ def _init(digits, labels):
     _DIGITS, _LABELS = digits, labels
 
 
-def make_set(count, seed, digits, labels, jobs):
-    """``count`` examples: strips (count, STRIP_HEIGHT, WIDTH) uint8 and targets (count, 1 + MAX_DIGITS)."""
+def make_set(count, seed, digits, labels, jobs, scenes=0):
+    """``count`` lines and the strips of ``scenes`` photos: strips (n, STRIP_HEIGHT, WIDTH) uint8, targets (n, 9)."""
     with multiprocessing.Pool(jobs, initializer=_init, initargs=(digits, labels)) as pool:
         made = pool.map(_work, [(i, seed) for i in range(count)], chunksize=256)
-    strips = np.stack([s for s, _ in made])
+        for strips in pool.map(_scene_work, [(i, seed) for i in range(scenes)], chunksize=16):
+            made.extend(strips)
+    count = len(made)
+    strips = np.stack([s for s, _ in made]) if made else np.zeros((0, STRIP_HEIGHT, WIDTH), np.uint8)
     targets = np.zeros((count, 1 + MAX_DIGITS), np.int32)
     for i, (_, ds) in enumerate(made):
         targets[i, 0] = len(ds)
@@ -181,20 +237,30 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument("--scenes", type=int, default=0,
+                        help="photos made by _scenes.py whose marks of two or more digits, found by the rules "
+                             "and the finder as the reader finds them, train with the lines (a tenth as many score)")
+    parser.add_argument("--init", metavar="SAFETENSORS",
+                        help="start from these weights (a file with its .json record beside it): a second stage")
     parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "touching.safetensors"),
                         help="the network's tensors; the record goes beside it, same name with .json")
     args = parser.parse_args(argv)
     for name in ("lines", "validation", "steps", "batch"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.scenes < 0:
+        parser.error("--scenes must be 0 or more")
 
     provenance = environment()
     X_train, _, y_train, _ = load_mnist()
     start = time.perf_counter()
-    train = make_set(args.lines, args.seed, X_train, y_train, args.jobs)
+    train = make_set(args.lines, args.seed, X_train, y_train, args.jobs, scenes=args.scenes)
     check = make_set(args.validation, VALIDATION_SEED + args.seed, X_train, y_train, args.jobs)
+    check_scenes = make_set(0, VALIDATION_SEED + args.seed, X_train, y_train, args.jobs, scenes=args.scenes // 10) \
+        if args.scenes >= 10 else None
     made = time.perf_counter() - start
-    print(f"{args.lines} + {args.validation} lines made in {made:.0f} s", flush=True)
+    print(f"{len(train[0])} strips ({args.lines} lines, the rest from {args.scenes} scenes) + "
+          f"{args.validation} lines made in {made:.0f} s", flush=True)
 
     import keras
     from safetensors.numpy import save_file
@@ -206,6 +272,17 @@ def main(argv=None):
     limit_tensorflow_threads()
     keras.utils.set_random_seed(args.seed)
     model = build_touching()
+    stage = None
+    if args.init:
+        import json
+
+        from skdigits.reader._touching import read_touching_tensors
+
+        with open(os.path.splitext(args.init)[0] + ".json") as fh:
+            stage = json.load(fh)
+        tensors = read_touching_tensors(args.init, stage["tensors_sha256"])
+        for variable in model.weights:
+            variable.assign(tensors[variable.path])
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate / 10, args.steps, warmup_steps=200,
                                                       warmup_target=args.learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=ctc_loss)
@@ -214,6 +291,8 @@ def main(argv=None):
     history = model.fit(lines, epochs=1, verbose=2)
     fit_seconds = time.perf_counter() - start
     result = scores(model, *check)
+    if check_scenes is not None and len(check_scenes[0]):
+        result["scene_strips"] = scores(model, *check_scenes)
     print(result, flush=True)
 
     tensors = touching_tensors(model)
@@ -226,10 +305,14 @@ def main(argv=None):
         "data": {"train_lines": args.lines, "validation_lines": args.validation,
                  "digits": "MNIST training images", "lengths": (LENGTHS / LENGTHS.sum()).round(4).tolist(),
                  "slid_until_touching": SLID, "strip": [STRIP_HEIGHT, WIDTH], "frame": FRAME,
+                 "scenes": args.scenes, "scene_kinds": list(SCENE_KINDS) if args.scenes else [],
+                 "strips_from_scenes": len(train[0]) - args.lines,
                  "seconds_to_make": round(made, 1)},
         "training": {"steps": args.steps, "batch": args.batch, "learning_rate": args.learning_rate,
                      "fit_seconds": round(fit_seconds, 1), "final_loss": float(history.history["loss"][-1])},
         "validation": result,
+        # A second stage starts from the first's weights: its record, with its own command and revision.
+        "initialised_from": stage,
         "parameters": int(model.count_params()),
         "tensors_sha256": checksum,
     })

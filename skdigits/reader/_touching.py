@@ -25,7 +25,8 @@ import numpy as np
 from ..model_files import _onnx_proto as proto
 from ._components import labelled
 
-__all__ = ["strip", "decode", "touching_onnx", "expected_shapes", "load_touching", "touching_marks", "Run"]
+__all__ = ["strip", "decode", "touching_onnx", "expected_shapes", "load_touching", "touching_marks", "line_marks",
+           "mark_patch", "Run"]
 
 # The strip the network reads: ink INK_HEIGHT pixels high in a strip STRIP_HEIGHT high,
 # MARGIN pixels of paper before and after it; one output column per FRAME pixels.
@@ -255,11 +256,7 @@ def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
     reader : TouchingReader, default=None
         None: the shipped one.
     """
-    _, marks, boxes, _ = labelled(whole.astype(np.uint8))
-    x0, y0, w, h = (boxes[1:, i, None] for i in range(4))
-    holds = ((centres[:, 0] >= x0) & (centres[:, 0] < x0 + w)
-             & (centres[:, 1] >= y0) & (centres[:, 1] < y0 + h)).sum(axis=1)
-    lines = {m + 1 for m in np.flatnonzero(holds >= 2)}
+    marks, boxes, lines = line_marks(whole, centres)
     if not lines:
         return []
     in_line = {}
@@ -272,10 +269,8 @@ def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
     reader = load_touching() if reader is None else reader
     runs = []
     for mark, ks in in_line.items():
-        left, top, width, height = boxes[mark, :4]
-        own = cv2.dilate((marks[top:top + height, left:left + width] == mark).astype(np.uint8),
-                         np.ones((3, 3), np.uint8))
-        patch = np.clip(ink.contrast[top:top + height, left:left + width] / max(ink.level, 1e-6), 0, 1) * own
+        left, top = boxes[mark, :2]
+        patch = mark_patch(ink, marks, boxes, mark)
         read = reader.read(patch)
         if len(read) < 2:
             continue
@@ -288,6 +283,25 @@ def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
                 digits.append((p, (int(left + a), int(top + rows[0]), int(left + b), int(top + rows[-1] + 1)), piece))
         runs.append(Run(ks, digits))
     return runs
+
+
+def line_marks(whole, centres):
+    """The marks of ``whole`` and which hold two or more ``centres``: (labels, stats, set of labels)."""
+    _, marks, boxes, _ = labelled(whole.astype(np.uint8))
+    x0, y0, w, h = (boxes[1:, i, None] for i in range(4))
+    holds = ((centres[:, 0] >= x0) & (centres[:, 0] < x0 + w)
+             & (centres[:, 1] >= y0) & (centres[:, 1] < y0 + h)).sum(axis=1)
+    return marks, boxes, {int(m) + 1 for m in np.flatnonzero(holds >= 2)}
+
+
+def mark_patch(ink, marks, boxes, mark):
+    """The soft ink of one mark (label ``mark`` of ``marks``, its box in ``boxes``), cut out of the contrast map.
+
+    Its own pixels and a one-pixel rim (their anti-aliased edges), relative to the pen's contrast.
+    """
+    left, top, width, height = boxes[mark, :4]
+    own = cv2.dilate((marks[top:top + height, left:left + width] == mark).astype(np.uint8), np.ones((3, 3), np.uint8))
+    return np.clip(ink.contrast[top:top + height, left:left + width] / max(ink.level, 1e-6), 0, 1) * own
 
 
 def _mark_under(labels, stats, component, marks):
