@@ -402,9 +402,10 @@ def test_train_touching_quick(tmp_path):
     from skdigits.reader._touching import expected_shapes, read_touching_tensors
 
     out = tmp_path / "touching.safetensors"
-    _run("train_touching.py", "--lines", 300, "--validation", 60, "--steps", 4, "--output", out)
+    _run("train_touching.py", "--lines", 300, "--validation", 60, "--steps", 4, "--scenes", 12, "--output", out)
     record = json.loads((tmp_path / "touching.json").read_text())
     assert record["data"]["digits"] == "MNIST training images" and record["training"]["steps"] == 4
+    assert record["data"]["scenes"] == 12 and record["data"]["strips_from_scenes"] >= 0
     assert record["validation"]["lines"] == 60 and 0 <= record["validation"]["lines_read"] <= 1
     assert {"versions", "machine", "git_revision", "seed"} <= set(record)
     assert set(read_touching_tensors(out, record["tensors_sha256"])) == set(expected_shapes())
@@ -428,3 +429,16 @@ def test_touching_lines_run_together_and_keep_their_digits(monkeypatch):
             marks.append(cv2.connectedComponents(np.uint8(line > 96))[0] - 1)
     assert set(lengths) >= {1, 2, 3, 4}
     assert np.mean(np.asarray(marks) == 1) >= 0.8  # slid digits run into one mark
+
+
+def test_scene_strips_are_the_reader_s_lines_labelled_with_their_digits(monkeypatch):
+    import train_touching
+
+    X_train, _, y_train, _ = load_mnist(n_train=400, n_test=10, random_state=0)
+    monkeypatch.setattr(train_touching, "SCENE_KINDS", ("touching",))
+    strips = [s for index in range(6) for s in train_touching.scene_strips(index, 0, X_train, y_train)]
+    assert len(strips) >= 3  # touching digits run into marks the reader reads as lines
+    for line, digits in strips:
+        assert line.shape == (train_touching.STRIP_HEIGHT, train_touching.WIDTH) and line.max() > 200
+        assert 1 <= len(digits) <= 8 and set(digits.tolist()) <= set(range(10))
+    assert np.mean([len(d) >= 2 for _, d in strips]) >= 0.5
