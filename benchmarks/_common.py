@@ -241,3 +241,46 @@ def wilson_interval(successes, n, z=1.96):
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+
+
+def start_network(build, seed, init=None, read_tensors=None):
+    """A Keras network from ``build()``, seeded, for training: (model, the record it started from or None).
+
+    With ``init`` (a shipped network's tensors with their ``.json`` record beside
+    them, read by ``read_tensors(path, checksum)``) it starts from those weights:
+    a further stage of training.
+    """
+    import keras
+
+    from skdigits.estimator._runtime import limit_tensorflow_threads
+
+    limit_tensorflow_threads()
+    keras.utils.set_random_seed(seed)
+    model = build()
+    stage = None
+    if init:
+        with open(os.path.splitext(init)[0] + ".json") as fh:
+            stage = json.load(fh)
+        tensors = read_tensors(init, stage["tensors_sha256"])
+        for variable in model.weights:
+            variable.assign(tensors[variable.path])
+    return model, stage
+
+
+def warm_cosine(learning_rate, steps):
+    """Adam's schedule for the reader's networks: up from a tenth over 200 steps, then a cosine down to 0."""
+    import keras
+
+    return keras.optimizers.schedules.CosineDecay(learning_rate / 10, steps, warmup_steps=200,
+                                                  warmup_target=learning_rate)
+
+
+def save_tensors(tensors, path, name):
+    """``tensors`` written to ``path`` (safetensors, tagged ``name``, readable by all): their SHA-256."""
+    from safetensors.numpy import save_file
+
+    from skdigits.model_files._checks import tensors_sha256
+
+    save_file(tensors, path, metadata={"skdigits": name})
+    os.chmod(path, 0o644)  # package data, readable by all (safetensors writes 0600)
+    return tensors_sha256(tensors)

@@ -38,7 +38,6 @@ the mouse beside a "7" on the web page's pad.
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import sys
@@ -49,7 +48,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import CONDITIONS, PAD, SURFACES, environment, make_photo, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    CONDITIONS, PAD, SURFACES, environment, make_photo, save_tensors, start_network, warm_cosine, write_json)
 
 from skdigits import load_mnist  # noqa: E402
 from skdigits.reader._finder import finder_input  # noqa: E402
@@ -296,26 +296,12 @@ def main(argv=None):
     print(f"{args.scenes} + {args.validation} scenes made in {made:.0f} s", flush=True)
 
     import keras
-    from safetensors.numpy import save_file
 
-    from skdigits.estimator._runtime import limit_tensorflow_threads
-    from skdigits.model_files._checks import tensors_sha256
+    from skdigits.reader._finder import read_finder_tensors
     from skdigits.reader._finder_network import build_finder, finder_tensors
 
-    limit_tensorflow_threads()
-    keras.utils.set_random_seed(args.seed)
-    model = build_finder()
-    stage = None
-    if args.init:
-        from skdigits.reader._finder import read_finder_tensors
-
-        with open(os.path.splitext(args.init)[0] + ".json") as fh:
-            stage = json.load(fh)
-        tensors = read_finder_tensors(args.init, stage["tensors_sha256"])
-        for variable in model.weights:
-            variable.assign(tensors[variable.path])
-    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate / 10, args.steps, warmup_steps=200,
-                                                      warmup_target=args.learning_rate)
+    model, stage = start_network(build_finder, args.seed, args.init, read_finder_tensors)
+    schedule = warm_cosine(args.learning_rate, args.steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=losses())
     x = train[0][..., None]
     y = np.stack([train[1].astype(np.float16), train[2]], axis=-1)
@@ -326,10 +312,7 @@ def main(argv=None):
     result = scores(model, *check)
     print(result, flush=True)
 
-    tensors = finder_tensors(model)
-    checksum = tensors_sha256(tensors)
-    save_file(tensors, args.output, metadata={"skdigits": "finder"})
-    os.chmod(args.output, 0o644)  # package data, readable by all (safetensors writes 0600)
+    checksum = save_tensors(finder_tensors(model), args.output, "finder")
     record = {
         **provenance,
         "seed": args.seed,

@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, make_photo, write_json  # noqa: E402
+from _common import environment, make_photo, save_tensors, start_network, warm_cosine, write_json  # noqa: E402
 
 from skdigits import load_mnist  # noqa: E402
 from skdigits.reader._finder import locate  # noqa: E402
@@ -263,28 +263,12 @@ def main(argv=None):
           f"{args.validation} lines made in {made:.0f} s", flush=True)
 
     import keras
-    from safetensors.numpy import save_file
 
-    from skdigits.estimator._runtime import limit_tensorflow_threads
-    from skdigits.model_files._checks import tensors_sha256
+    from skdigits.reader._touching import read_touching_tensors
     from skdigits.reader._touching_network import build_touching, touching_tensors
 
-    limit_tensorflow_threads()
-    keras.utils.set_random_seed(args.seed)
-    model = build_touching()
-    stage = None
-    if args.init:
-        import json
-
-        from skdigits.reader._touching import read_touching_tensors
-
-        with open(os.path.splitext(args.init)[0] + ".json") as fh:
-            stage = json.load(fh)
-        tensors = read_touching_tensors(args.init, stage["tensors_sha256"])
-        for variable in model.weights:
-            variable.assign(tensors[variable.path])
-    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate / 10, args.steps, warmup_steps=200,
-                                                      warmup_target=args.learning_rate)
+    model, stage = start_network(build_touching, args.seed, args.init, read_touching_tensors)
+    schedule = warm_cosine(args.learning_rate, args.steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=ctc_loss)
     lines = batches(keras, *train, args.batch, args.steps, args.seed)
     start = time.perf_counter()
@@ -295,10 +279,7 @@ def main(argv=None):
         result["scene_strips"] = scores(model, *check_scenes)
     print(result, flush=True)
 
-    tensors = touching_tensors(model)
-    checksum = tensors_sha256(tensors)
-    save_file(tensors, args.output, metadata={"skdigits": "touching"})
-    os.chmod(args.output, 0o644)  # package data, readable by all (safetensors writes 0600)
+    checksum = save_tensors(touching_tensors(model), args.output, "touching")
     write_json(os.path.splitext(args.output)[0] + ".json", {
         **provenance,
         "seed": args.seed,

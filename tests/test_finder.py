@@ -6,6 +6,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from conftest import random_batch_statistics
 
 from skdigits import find_digits, load_mnist, read_digits, to_mnist
 from skdigits.model_files._model_files import ModelFileError
@@ -114,11 +115,7 @@ def test_onnx_graph_computes_what_keras_computes():
 
     model = build_finder()
     rng = np.random.default_rng(0)
-    for variable in model.weights:  # batch statistics of their own, so that folding them is tested
-        if "moving_variance" in variable.path or "gamma" in variable.path:
-            variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype(np.float32))
-        elif "moving_mean" in variable.path or "beta" in variable.path:
-            variable.assign(rng.normal(0, 0.2, variable.shape).astype(np.float32))
+    random_batch_statistics(model, rng)
     tensors = finder_tensors(model)
     assert {name: t.shape for name, t in tensors.items()} == expected_shapes()
     grid = rng.uniform(0, 1.5, (96, 160)).astype(np.float32)

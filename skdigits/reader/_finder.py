@@ -25,14 +25,13 @@ with Keras for training (``benchmarks/train_finder.py``).
 """
 
 import functools
-import json
-import os
 
 import cv2
 import numpy as np
 
 from ..model_files import _onnx_proto as proto
 from ._components import labelled
+from ._networks import OnnxNetwork, data_path, read_checked_tensors, read_record
 from ._paper import stroke_width
 
 __all__ = ["Located", "locate", "finder_input", "finder_onnx", "expected_shapes", "peaks", "split_at_centres"]
@@ -218,26 +217,15 @@ class Located:
         self.zone, self.centres = zone, centres
 
 
-class Finder:
+class Finder(OnnxNetwork):
     """The finder network run by ONNX Runtime (see :func:`locate`)."""
 
     def __init__(self, tensors):
-        self.onnx_model_ = finder_onnx(tensors)
-        self._session = None
-
-    @property
-    def session(self):
-        if self._session is None:
-            from .._threads import thread_limit
-            from ..model_files._onnx import inference_session
-
-            # One thread unless the process was given more: the rest of a reading is single-threaded.
-            self._session = inference_session(self.onnx_model_, thread_limit() or 1)
-        return self._session
+        super().__init__(finder_onnx(tensors))
 
     def maps(self, grid):
         """The network's two maps (2, H / 2, W / 2) of an input ``grid`` (H, W)."""
-        return self.session.run(["maps"], {"grid": grid[None, None]})[0][0]
+        return self.run("maps", "grid", grid)
 
     def locate(self, contrast, level, mask, measured=None):
         """A :class:`Located` (see :func:`finder_input`), from the first scale at which a centre is found."""
@@ -322,13 +310,12 @@ def locate(contrast, level, mask, measured=None):
 
 
 def finder_path():
-    return os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", FILE)
+    return data_path(FILE)
 
 
 def finder_record():
     """The record of how the shipped finder was trained (command, revision, seed, data, fit time, scores)."""
-    with open(os.path.join(os.path.dirname(finder_path()), RECORD)) as fh:
-        return json.load(fh)
+    return read_record(RECORD)
 
 
 @functools.lru_cache(maxsize=1)
@@ -338,12 +325,5 @@ def load_finder():
 
 
 def read_finder_tensors(path, checksum):
-    """A finder file's tensors, checked as a model file's are: names, shapes, dtype, finiteness and ``checksum``.
-
-    Only tensors are read (safetensors), by the model files' own checks.
-    """
-    from ..model_files._checks import _check_tensor_shapes, _read_tensors
-
-    expected = expected_shapes()
-    _check_tensor_shapes(path, expected)
-    return _read_tensors(path, expected, checksum, checksum_from=f"its record ({RECORD})")
+    """A finder file's tensors, checked as a model file's are: names, shapes, dtype, finiteness and ``checksum``."""
+    return read_checked_tensors(path, expected_shapes(), checksum, RECORD)

@@ -16,14 +16,13 @@ the same network with Keras for training (``benchmarks/train_touching.py``).
 """
 
 import functools
-import json
-import os
 
 import cv2
 import numpy as np
 
 from ..model_files import _onnx_proto as proto
 from ._components import labelled
+from ._networks import OnnxNetwork, data_path, read_checked_tensors, read_record
 
 __all__ = ["strip", "decode", "touching_onnx", "expected_shapes", "load_touching", "touching_marks", "line_marks",
            "mark_patch", "Run"]
@@ -176,25 +175,15 @@ def touching_onnx(tensors):
                        opset=18, ir_version=8, producer="skdigits")
 
 
-class TouchingReader:
+class TouchingReader(OnnxNetwork):
     """The network run by ONNX Runtime: :meth:`read` a mark's ink patch."""
 
     def __init__(self, tensors):
-        self.onnx_model_ = touching_onnx(tensors)
-        self._session = None
-
-    @property
-    def session(self):
-        if self._session is None:
-            from .._threads import thread_limit
-            from ..model_files._onnx import inference_session
-
-            self._session = inference_session(self.onnx_model_, thread_limit() or 1)
-        return self._session
+        super().__init__(touching_onnx(tensors))
 
     def columns(self, line):
         """Each column's probabilities (T, CLASSES) of a ``strip`` (STRIP_HEIGHT, W)."""
-        return self.session.run(["columns"], {"strip": line[None, None]})[0][0]
+        return self.run("columns", "strip", line)
 
     def read(self, patch):
         """The digits in a mark's ``patch``: list of (probabilities (10,), left, right) in patch columns.
@@ -312,13 +301,12 @@ def _mark_under(labels, stats, component, marks):
 
 
 def touching_path():
-    return os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", FILE)
+    return data_path(FILE)
 
 
 def touching_record():
     """The record of how the shipped network was trained (command, revision, seed, data, fit time, scores)."""
-    with open(os.path.join(os.path.dirname(touching_path()), RECORD)) as fh:
-        return json.load(fh)
+    return read_record(RECORD)
 
 
 @functools.lru_cache(maxsize=1)
@@ -329,8 +317,4 @@ def load_touching():
 
 def read_touching_tensors(path, checksum):
     """A file's tensors, checked as a model file's are: names, shapes, dtype, finiteness and ``checksum``."""
-    from ..model_files._checks import _check_tensor_shapes, _read_tensors
-
-    expected = expected_shapes()
-    _check_tensor_shapes(path, expected)
-    return _read_tensors(path, expected, checksum, checksum_from=f"its record ({RECORD})")
+    return read_checked_tensors(path, expected_shapes(), checksum, RECORD)
