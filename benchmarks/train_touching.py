@@ -19,6 +19,9 @@ that it would read as a line is cut out and labelled with the digits whose
 ink lies in it: strips as the reader makes them, blur, pens and JPEG of real
 photos included.
 
+The shipped network was made in two stages, each at the revision its record
+names (``touching.json``, the first stage's record inside it as ``initialised_from``):
+
     python benchmarks/train_touching.py
     python benchmarks/train_touching.py --init skdigits/data/touching.safetensors --seed 1 --lines 60000 \
         --scenes 8000 --steps 2500 --learning-rate 5e-4       # a second stage, with strips from scenes

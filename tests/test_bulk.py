@@ -162,7 +162,9 @@ def test_interrupted_run_resumed_has_every_photo_once(photos, reference, tmp_pat
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                    start_new_session=True)
         deadline = time.monotonic() + 120
-        while not (output.exists() and output.read_bytes().count(b"\n") >= 4):
+        # Signalled at the first records: chunks of records arrive in bursts, and a run that waited for
+        # more could end between the last look and the signal.
+        while not (output.exists() and output.read_bytes().count(b"\n") >= 1):
             assert process.poll() is None and time.monotonic() < deadline, "the run ended before it was interrupted"
             time.sleep(0.005)
         workers = _children_of(process.pid)
@@ -176,9 +178,9 @@ def test_interrupted_run_resumed_has_every_photo_once(photos, reference, tmp_pat
     if how == "SIGKILL":
         assert process.returncode == -signal.SIGKILL
     else:
-        assert process.returncode == 130 and "--resume" in err
+        assert process.returncode == 130 and "--resume" in err, (process.returncode, err[-3000:])
     partial = _records(output)
-    assert 4 <= len(partial) < len(reference)
+    assert 1 <= len(partial) < len(reference)
     # Exit status 1 only if a bad file was among those left to read.
     errors_left = any("error" in r and r["file"] not in {p["file"] for p in partial} for r in reference.values())
     assert main(["read", str(folder), "--output", str(output), "--resume"]) == int(errors_left)
