@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import environment, make_photo, save_tensors, start_network, warm_cosine, write_json  # noqa: E402
 
 from skdigits import load_mnist  # noqa: E402
-from skdigits.reader._finder import locate  # noqa: E402
+from skdigits.reader._finder import centres_in_marks, locate  # noqa: E402
 from skdigits.reader._images import _rgb_and_size, dark_ink, rules_digits  # noqa: E402
 from skdigits.reader._ink import find_ink  # noqa: E402
 from skdigits.reader._touching import BLANK, FRAME, STRIP_HEIGHT, decode, line_marks, mark_patch, strip  # noqa: E402
@@ -156,16 +156,16 @@ def scene_strips(index, seed, digits, labels):
     ink = find_ink(rgb, light_ink=not dark_ink(rgb))
     measured, faint = rules_digits(ink, factor, single=False)
     found = locate(ink.contrast, ink.level, ink.mask | faint, measured)
-    marks, boxes, lines = line_marks(ink.mask & found.zone, found.centres)
+    marks = centres_in_marks(ink.mask & found.zone, found.centres)
     height, width = ink.contrast.shape
     which = cv2.resize(which, (width, height), interpolation=cv2.INTER_NEAREST)
     out = []
-    for mark in sorted(lines):
-        inside = which[marks == mark]
+    for mark in sorted(line_marks(marks)):
+        inside = which[marks[0] == mark]
         held = [k for k in range(1, len(chosen) + 1) if (inside == k).sum() >= 0.5 * max((which == k).sum(), 1)]
         if not held:
             continue
-        line, _, _ = strip(mark_patch(ink, marks, boxes, mark))
+        line, _, _ = strip(mark_patch(ink, marks[0], marks[1], mark))
         if line.shape[1] <= WIDTH:
             padded = np.zeros((STRIP_HEIGHT, WIDTH), np.uint8)
             padded[:, :line.shape[1]] = np.round(line * 255)

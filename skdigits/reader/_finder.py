@@ -34,7 +34,8 @@ from ._components import labelled
 from ._networks import OnnxNetwork, data_path, read_checked_tensors, read_record
 from ._paper import stroke_width
 
-__all__ = ["Located", "locate", "finder_input", "finder_onnx", "expected_shapes", "peaks", "split_at_centres"]
+__all__ = ["Located", "locate", "finder_input", "finder_onnx", "expected_shapes", "peaks", "centres_in_marks",
+           "split_at_centres"]
 
 # Convolutions of the network, in order: (name, filters, dilation). "stem" runs
 # at the input's resolution, "downN*" at 1 / 2**N of it, each level after a
@@ -266,11 +267,26 @@ def peaks(heat):
     return (heat >= cv2.dilate(heat, np.ones((PEAK_WINDOW, PEAK_WINDOW), np.uint8))) & (heat >= CENTRE_PROBABILITY)
 
 
-def split_at_centres(mask, centres):
+def centres_in_marks(mask, centres):
+    """The marks of ``mask`` and which ``centres`` lie in each one's box: (labels, stats, holds).
+
+    ``labels`` and ``stats`` as ``cv2.connectedComponentsWithStats`` gives them
+    (mark m is label m, its box ``stats[m, :4]``); ``holds[m - 1, c]``: centre c
+    lies in mark m's box. A mark that holds two or more centres holds digits that touch.
+    """
+    _, labels, stats, _ = labelled(mask.astype(np.uint8))
+    x0, y0 = stats[1:, 0, None], stats[1:, 1, None]
+    holds = ((centres[:, 0] >= x0) & (centres[:, 0] < x0 + stats[1:, 2, None])
+             & (centres[:, 1] >= y0) & (centres[:, 1] < y0 + stats[1:, 3, None]))
+    return labels, stats, holds
+
+
+def split_at_centres(mask, centres, marks=None):
     """``mask`` with each mark that holds two or more ``centres`` cut between them.
 
     A mark's pixels go to their nearest centre; those that border another
-    centre's pixels are removed, which leaves one mark per centre.
+    centre's pixels are removed, which leaves one mark per centre. ``marks``:
+    :func:`centres_in_marks` of ``mask`` and ``centres``, if already made.
 
     Examples
     --------
@@ -282,10 +298,7 @@ def split_at_centres(mask, centres):
     """
     if len(centres) < 2:
         return mask
-    count, labels, stats, _ = labelled(mask.astype(np.uint8))
-    x0, y0 = stats[1:, 0, None], stats[1:, 1, None]
-    holds = ((centres[:, 0] >= x0) & (centres[:, 0] < x0 + stats[1:, 2, None])
-             & (centres[:, 1] >= y0) & (centres[:, 1] < y0 + stats[1:, 3, None]))
+    labels, stats, holds = centres_in_marks(mask, centres) if marks is None else marks
     out = mask.copy()
     for mark in np.flatnonzero(holds.sum(axis=1) >= 2) + 1:
         x, y, w, h = stats[mark, :4]

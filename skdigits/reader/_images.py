@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ._finder import locate, split_at_centres
+from ._finder import centres_in_marks, locate, split_at_centres
 from ._groups import (
     digit_groups,
     edge_digits,
@@ -427,7 +427,7 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
     if not ink.mask.any():
         raise NoDigitError("no ink found: no mark stands out from the paper's own noise; is the picture blank?")
     _check_mark_count(ink.mask)
-    found = None
+    found = marks = None
     if learned:
         measured, faint = rules_digits(ink, factor, single)
         found = locate(ink.contrast, ink.level, ink.mask | faint, measured)
@@ -436,7 +436,9 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
             raise NoDigitError("no digit found: the marks in the picture do not look like digits "
                                "(a frame, a box, an edge, a texture?)")
         whole = ink.mask & found.zone
-        ink.mask = split_at_centres(whole, found.centres)
+        # Labelled once, for the cut and for the line reader: the marks that hold two or more centres.
+        marks = centres_in_marks(whole, found.centres) if len(found.centres) >= 2 else None
+        ink.mask = split_at_centres(whole, found.centres, marks)
         if not ink.mask.any():
             raise NoDigitError("no digit found: no ink lies where the digits seem to be")
     centres = None if found is None else found.centres
@@ -452,7 +454,7 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
             _check_digit_count(len(groups))
     deadline.check("grouping its marks into digits")
     # Digits that run together into one mark are read as a line, in place of the groups cut from it.
-    runs = [] if found is None or single else touching_marks(ink, whole, found.centres, labels, stats, groups)
+    runs = [] if marks is None or single else touching_marks(ink, marks, labels, stats, groups)
     first_of = {run.groups[0]: run for run in runs}
     in_run = {k for run in runs for k in run.groups}
     items = []  # (patch, box, probabilities or None), left to right

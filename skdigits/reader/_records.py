@@ -81,10 +81,11 @@ class FoundDigits:
         """
         if self.read is None:
             return proba
-        plain = [int(c) if str(c).isdigit() else None for c in classes]
-        if sorted(c for c in plain if c is not None) != list(range(10)) or len(plain) != 10:
+        # The digit each column is (the module's plain() keeps a label's type; here only its value counts).
+        digits = [int(c) if str(c).isdigit() else None for c in classes]
+        if sorted(d for d in digits if d is not None) != list(range(10)) or len(digits) != 10:
             return proba
         out = np.array(proba, dtype=np.float64)
         rows = np.flatnonzero(~np.isnan(self.read[:, 0]))
-        out[rows] = self.read[rows][:, plain]
+        out[rows] = self.read[rows][:, digits]
         return out

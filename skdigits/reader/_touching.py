@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 
 from ..model_files import _onnx_proto as proto
-from ._components import labelled
 from ._networks import OnnxNetwork, data_path, read_checked_tensors, read_record
 
 __all__ = ["strip", "decode", "touching_onnx", "expected_shapes", "load_touching", "touching_marks", "line_marks",
@@ -219,8 +218,8 @@ class Run:
         self.groups, self.digits = groups, digits
 
 
-def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
-    """Read each mark of ``whole`` that holds two or more digits as a line: a list of :class:`Run`.
+def touching_marks(ink, marks, labels, stats, groups, reader=None):
+    """Read each mark that holds two or more digits as a line: a list of :class:`Run`.
 
     A mark holds two or more digits where two or more of the finder's
     ``centres`` lie in its box (a mark with one centre is not read so,
@@ -233,10 +232,9 @@ def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
     ----------
     ink : Ink
         The picture's ink (its contrast map gives each mark's soft ink).
-    whole : ndarray of bool (h, w)
-        The digits' ink before touching digits were cut apart.
-    centres : ndarray (n, 2)
-        The finder's digit centres (x, y).
+    marks : (labels, stats, holds)
+        The marks of the digits' ink before touching digits were cut apart,
+        and the finder's centres in each (``_finder.centres_in_marks``).
     labels, stats : ndarray
         The components of the cut ink, which ``groups`` lists: component k is
         label k + 1, its box ``stats[k, :4]`` (``skdigits.reader._groups.digit_groups``).
@@ -245,9 +243,10 @@ def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
     reader : TouchingReader, default=None
         None: the shipped one.
     """
-    marks, boxes, lines = line_marks(whole, centres)
+    lines = line_marks(marks)
     if not lines:
         return []
+    marks, boxes, _ = marks
     in_line = {}
     for k, group in enumerate(groups):
         for component in group:
@@ -274,13 +273,9 @@ def touching_marks(ink, whole, centres, labels, stats, groups, reader=None):
     return runs
 
 
-def line_marks(whole, centres):
-    """The marks of ``whole`` and which hold two or more ``centres``: (labels, stats, set of labels)."""
-    _, marks, boxes, _ = labelled(whole.astype(np.uint8))
-    x0, y0, w, h = (boxes[1:, i, None] for i in range(4))
-    holds = ((centres[:, 0] >= x0) & (centres[:, 0] < x0 + w)
-             & (centres[:, 1] >= y0) & (centres[:, 1] < y0 + h)).sum(axis=1)
-    return marks, boxes, {int(m) + 1 for m in np.flatnonzero(holds >= 2)}
+def line_marks(marks):
+    """The labels of the marks read as lines: those that hold two or more centres (``_finder.centres_in_marks``)."""
+    return {int(m) + 1 for m in np.flatnonzero(marks[2].sum(axis=1) >= 2)}
 
 
 def mark_patch(ink, marks, boxes, mark):
