@@ -411,6 +411,8 @@ def test_train_touching_quick(tmp_path):
     assert set(read_touching_tensors(out, record["tensors_sha256"])) == set(expected_shapes())
     proc = _script("train_touching.py", "--steps", 0)
     assert proc.returncode == 2 and "--steps must be at least 1" in proc.stderr
+    proc = _script("train_touching.py", "--scenes", -1)
+    assert proc.returncode == 2 and "--scenes must be 0 or more" in proc.stderr
 
 
 def test_touching_lines_run_together_and_keep_their_digits(monkeypatch):
