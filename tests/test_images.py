@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -84,6 +85,19 @@ def test_a_page_on_a_dark_desk_is_dark_ink_on_light(test_digits):
     picture = np.full((300, 400, 3), 0.12, np.float32)
     picture[75:225, 100:300] = 0.55
     assert dark_ink(picture)
+    # A sticky note turned on the desk fills under 85% of the picture's middle; a digit is written on it.
+    note = np.full((300, 400, 3), 64, np.uint8)
+    square = cv2.boxPoints(((200, 150), (170, 170), 20)).astype(np.int32)
+    cv2.fillPoly(note, [square], (230, 217, 100))
+    cv2.putText(note, "7", (170, 190), cv2.FONT_HERSHEY_SIMPLEX, 3, (25, 25, 80), 8)
+    note = note.astype(np.float32) / 255
+    assert np.percentile(cv2.cvtColor(note, cv2.COLOR_RGB2GRAY)[75:225, 100:300], 15) < 0.4
+    assert dark_ink(note)
+    # A light wall beside a blackboard runs out of the picture: the chalk stays light ink.
+    board = np.full((300, 400, 3), 50, np.uint8)
+    board[:, 280:] = 200
+    cv2.putText(board, "7", (100, 200), cv2.FONT_HERSHEY_SIMPLEX, 4, (230, 230, 230), 6)
+    assert not dark_ink(board.astype(np.float32) / 255)
     # MNIST itself, and chalk on a blackboard: dark in the middle and at the border.
     X, _ = test_digits
     assert not any(dark_ink(np.repeat(x.reshape(28, 28)[:, :, None] / 255.0, 3, axis=2).astype(np.float32))

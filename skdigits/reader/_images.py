@@ -27,7 +27,7 @@ from ._groups import (
     thin_ends,
 )
 from ._ink import find_ink
-from ._paper import WORK_SIDE
+from ._paper import WORK_SIDE, sheet_within
 from ._patch import FAINT, digit_patch, patch_to_mnist
 from ._records import FoundDigits
 from ._touching import touching_marks
@@ -306,7 +306,8 @@ def dark_ink(rgb, invert="auto"):
     the photo, whose median is then the desk's: a picture whose central
     half is light in 85% of its pixels is a page, whatever lies around it
     (no MNIST test digit covers so little of its own picture's middle; from
-    a quarter, 41 of the 10,000 would be read as dark ink).
+    a quarter, 41 of the 10,000 would be read as dark ink). A smaller
+    sheet, a note on a desk, is found by its thickness (``_paper.sheet_within``).
     """
     if invert != "auto":
         return bool(invert)
@@ -316,7 +317,7 @@ def dark_ink(rgb, invert="auto"):
         return True
     height, width = gray.shape
     middle = gray[height // 4:height - height // 4, width // 4:width - width // 4]
-    return bool(np.percentile(middle, 15) >= DARK_GROUND)
+    return bool(np.percentile(middle, 15) >= DARK_GROUND) or sheet_within(gray, DARK_GROUND)
 
 
 def to_mnist(image, *, invert="auto", min_contrast=0.15, learned=True):
