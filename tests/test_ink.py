@@ -320,21 +320,6 @@ def test_thin_pens_are_thickened_to_mnist_strokes():
     assert width / 100 == pytest.approx(_patch.MNIST_STROKE[1], abs=0.03)
 
 
-def test_a_stroke_that_fades_under_a_glare_is_evened_and_its_edges_stay_soft():
-    mask = np.zeros((120, 120), bool)
-    mask[10:110, 55:67] = True  # a "1" 12 pixels wide, fading from its middle down to 0.3 of its darkness
-    contrast = np.where(mask, 1.0, 0.0).astype(np.float32)
-    contrast[60:110] *= np.linspace(1.0, 0.3, 50)[:, None]
-    contrast[10:110, 55] = contrast[10:110, 66] = 0.1   # soft edges
-    ink = _ink.Ink(contrast, mask, 1.0, 1.0, None)
-    labels, stats, groups = _groups.digit_groups(mask)
-    patch = _patch.digit_patch(ink, labels, stats, groups[0])
-    rows = np.flatnonzero(patch.max(axis=1) > 0)
-    assert patch[rows[-6]:rows[-1] + 1].max(axis=1).min() > 0.55   # its faded end still weighs as a stroke
-    upper = patch[rows[0] + 20]
-    assert upper[upper > 0].min() < 0.5 * upper.max()   # an edge is not raised to its stroke's core
-
-
 def test_a_thick_pens_filled_loop_is_opened(monkeypatch):
     con = np.zeros((80, 80), np.float32)
     cv2.circle(con, (40, 40), 17, 0.8, -1)   # a "0" in a thick pen

@@ -16,9 +16,6 @@ MNIST_STROKE = (0.085, 0.118, 0.3)
 THICK_STROKE = 0.2
 LOOP_FILL = 0.2
 
-# A stroke fainter than this fraction of the digit's darkest is scaled up by at most its inverse.
-EVEN_FLOOR = 0.5
-
 # MNIST's images are 28x28, each digit scaled to fit 20x20 in the middle.
 MNIST_SIDE = 28
 MNIST_BOX = 20
@@ -34,8 +31,7 @@ def digit_patch(ink, labels, stats, group):
 
     Only the pixels of the digit's own components (and a one-pixel rim for
     their anti-aliased edges) are kept, so a neighbouring digit or a speck
-    inside the box does not leak in. A stroke that fades (a glare spot, a
-    drying marker) is evened to its own darkest part. In a thick pen (``THICK_STROKE``), the
+    inside the box does not leak in. In a thick pen (``THICK_STROKE``), the
     lightest part of the ink (``LOOP_FILL``) is dropped first: the loops it
     filled in stay lighter than its strokes. Strokes thinner than MNIST's
     are thickened to its median width, thicker ones thinned to its thick ones'.
@@ -48,7 +44,6 @@ def digit_patch(ink, labels, stats, group):
     pad = int(math.ceil(max(0.0, target - width / side) * side)) + 2
     own = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8))
     patch = np.clip(ink.contrast[top:bottom, left:right] / max(ink.level, 1e-6), 0, 1) * own
-    patch = _evened(patch, width)
     patch = cv2.copyMakeBorder(patch.astype(np.float32), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     ratio = width / side
     if ratio > THICK_STROKE and patch.max() > 0:
@@ -69,18 +64,6 @@ def digit_patch(ink, labels, stats, group):
         turn = cv2.getRotationMatrix2D((patch.shape[1] / 2, patch.shape[0] / 2), ink.angle, 1.0)
         patch = cv2.warpAffine(patch, turn, (patch.shape[1], patch.shape[0]), flags=cv2.INTER_LINEAR)
     return patch
-
-
-def _evened(patch, width):
-    """Each stroke brought to the darkness of its own darkest part within two stroke widths.
-
-    MNIST's strokes are evenly dark; a stroke that fades under a glare spot
-    or a drying marker is scaled up to its own local peak, by at most
-    ``1 / EVEN_FLOOR``, so that its faded part still weighs as a stroke.
-    """
-    side = 2 * max(1, int(round(width))) + 1
-    peak = cv2.dilate(patch.astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
-    return np.clip(patch / np.maximum(peak, EVEN_FLOOR * max(float(patch.max()), 1e-6)), 0, 1)
 
 
 def patch_to_mnist(patch):
