@@ -320,6 +320,20 @@ def test_thin_pens_are_thickened_to_mnist_strokes():
     assert width / 100 == pytest.approx(_patch.MNIST_STROKE[1], abs=0.03)
 
 
+def test_a_digits_stroke_faded_by_a_glare_is_followed_and_a_faint_mark_apart_is_not():
+    con = np.zeros((120, 160), np.float32)
+    con[20:24, 40:80] = 0.18       # a "7"'s top bar, washed out to a quarter of the pen
+    con[20:100, 76:80] = 0.75      # its stem, as dark as the pen
+    con[20:40, 76:80] = 0.2        # ... fading towards the bar
+    con[40:100, 120:124] = 0.18    # a faint mark apart
+    ink = _ink.Ink(con, con > 0.3, 0.75, 1.0, None, dict(floor=0.05, low=0.3, high=0.45, rulings=0.0))
+    grown = _groups.faded_strokes(ink, ink.mask)
+    assert grown[21, 45] and grown[30, 78] and grown[60, 78]   # the bar and the stem's faded top join the stem
+    assert not grown[60, 122]
+    ruled = _ink.Ink(con, con > 0.3, 0.75, 1.0, None, dict(floor=0.05, low=0.3, high=0.45, rulings=0.2))
+    assert not _groups.faded_strokes(ruled, ruled.mask)[21, 45]  # no darker than a ruling: not followed
+
+
 def test_a_thick_pens_filled_loop_is_opened(monkeypatch):
     con = np.zeros((80, 80), np.float32)
     cv2.circle(con, (40, 40), 17, 0.8, -1)   # a "0" in a thick pen

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._components import along_border, components, labelled, touches_border
+from ._components import along_border, components, holding, labelled, touches_border
 from ._paper import stroke_width
 
 
@@ -14,6 +14,8 @@ STACKED_GAP = 0.5
 LONG_LINE = 3.0
 # A faint digit in a number is taken down to this fraction of the pen's contrast.
 FAINT_DIGIT = 0.12
+# A digit's strokes that fade (a glare spot, a drying pen) are followed down to this fraction.
+FADED_STROKE = 0.2
 # Neighbouring digits of a number lie at most this fraction of a digit's height
 # above or below each other (see the_row).
 ROW_STEP = 0.25
@@ -153,9 +155,9 @@ def faint_digits(ink, labels, groups, boxes):
     extra : ndarray of bool
         The pixels of the faint digits found (none: all False).
     """
-    con, level, measured = ink.contrast, ink.level, ink.measured
+    con, measured = ink.contrast, ink.measured
     extra = np.zeros(con.shape, dtype=bool)
-    low = max(1.5 * measured.get("floor", 1.0), FAINT_DIGIT * level, 1.3 * measured.get("rulings", 0.0) + 0.03)
+    low = faint_threshold(ink, FAINT_DIGIT)
     if len(boxes) < 2 or low >= measured.get("low", 0.0):
         return extra
     height = _median_height(boxes)
@@ -191,6 +193,27 @@ def faint_digits(ink, labels, groups, boxes):
                 continue
             extra[gap] |= piece
     return extra
+
+
+def faint_threshold(ink, share):
+    """The contrast faint ink must pass: ``share`` of the pen's, well over the paper's noise, darker than the rulings."""
+    measured = ink.measured
+    return max(1.5 * measured.get("floor", 1.0), share * ink.level, 1.3 * measured.get("rulings", 0.0) + 0.03)
+
+
+def faded_strokes(ink, digits):
+    """``digits`` (a mask of digits' ink) grown through their strokes down to ``FADED_STROKE`` of the pen's contrast.
+
+    Under a glare spot or where a pen runs dry, part of a stroke falls below
+    the ink's hysteresis (``measured["low"]``); the part kept is then read
+    as another digit (a "7" with its top washed out as a "1"). Only ink that
+    joins a digit's is taken, at least 1.5 times the paper's noise and
+    darker than the rulings.
+    """
+    low = faint_threshold(ink, FADED_STROKE)
+    if low >= ink.measured.get("low", 0.0):
+        return digits
+    return holding(ink.contrast > low, digits)
 
 
 def _median_height(boxes):

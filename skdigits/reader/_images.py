@@ -19,6 +19,7 @@ from ._finder import centres_in_marks, locate, split_at_centres
 from ._groups import (
     digit_groups,
     edge_digits,
+    faded_strokes,
     faint_digits,
     group_box,
     join_broken,
@@ -436,7 +437,8 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         if not len(found.centres):
             raise NoDigitError("no digit found: the marks in the picture do not look like digits "
                                "(a frame, a box, an edge, a texture?)")
-        whole = ink.mask & found.zone
+        # Strokes faded below the ink's threshold are followed, as far as the finder sees digit ink.
+        whole = faded_strokes(ink, ink.mask & found.zone) & found.zone
         # Labelled once, for the cut and for the line reader: the marks that hold two or more centres.
         marks = centres_in_marks(whole, found.centres) if len(found.centres) >= 2 else None
         ink.mask = split_at_centres(whole, found.centres, marks)
