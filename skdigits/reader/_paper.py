@@ -20,9 +20,9 @@ NOISE_SIGMAS = 6.0
 FLOOR_CAP = 0.25
 
 
-# A light region whose inside lies this far (a fraction of the picture's short
-# side, and at least SHEET_PIXELS) from anything dark, away from the picture's
-# border, is a sheet lying within the photo: a note or a page on a dark desk.
+# A light region thick enough for a disc this wide (a fraction of the picture's
+# short side, and at least SHEET_PIXELS) to fit between dark pixels, held apart
+# from the picture's border, is a sheet within the photo: a note on a dark desk.
 # Light ink is never so thick: chalk strokes stay under 0.15, and MNIST's
 # strokes, drawn 400 pixels high in 560, exceed it in 38 of the 10,000 test digits.
 SHEET_THICKNESS = 0.22
