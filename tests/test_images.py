@@ -104,6 +104,20 @@ def test_a_page_on_a_dark_desk_is_dark_ink_on_light(test_digits):
                    for x in X)
 
 
+def test_a_digit_on_a_note_on_a_dark_desk_is_the_digit_not_the_note(test_digits):
+    X, _ = test_digits
+    digit = cv2.resize(255 - X[0].reshape(28, 28), (140, 140), interpolation=cv2.INTER_CUBIC)
+    paper = np.full((140, 140), 255, np.uint8)
+    note = np.full((300, 400), 70, np.uint8)   # the desk
+    note[60:240, 110:290] = 215                # a sheet: with the digit, light in under 85% of the middle
+    note[80:220, 130:270] = np.minimum(note[80:220, 130:270], digit)
+    paper_page = np.full((300, 400), 215, np.uint8)
+    paper_page[80:220, 130:270] = np.minimum(paper, digit)
+    on_note, on_paper = to_mnist(note), to_mnist(paper_page)
+    # Read as light ink, the note was the "ink" and the digit a hole in it: correlation 0.28.
+    assert best_shift_correlation(on_paper, on_note) > 0.9
+
+
 def test_explicit_invert(test_digits, rng):
     X, _ = test_digits
     page = photo(X[2], rng, noise=0)
