@@ -43,7 +43,7 @@ from _common import environment, make_photo, save_tensors, start_network, warm_c
 
 from skdigits import load_mnist  # noqa: E402
 from skdigits.reader._finder import centres_in_marks, locate  # noqa: E402
-from skdigits.reader._images import _rgb_and_size, dark_ink, rules_digits  # noqa: E402
+from skdigits.reader._images import _rgb_and_size, dark_ink, digit_ink, rules_digits  # noqa: E402
 from skdigits.reader._ink import find_ink  # noqa: E402
 from skdigits.reader._touching import BLANK, FRAME, STRIP_HEIGHT, decode, line_marks, mark_patch, strip  # noqa: E402
 
@@ -156,7 +156,7 @@ def scene_strips(index, seed, digits, labels):
     ink = find_ink(rgb, light_ink=not dark_ink(rgb))
     measured, faint = rules_digits(ink, factor, single=False)
     found = locate(ink.contrast, ink.level, ink.mask | faint, measured)
-    marks = centres_in_marks(ink.mask & found.zone, found.centres)
+    marks = centres_in_marks(digit_ink(ink, found), found.centres)
     height, width = ink.contrast.shape
     which = cv2.resize(which, (width, height), interpolation=cv2.INTER_NEAREST)
     out = []

@@ -437,8 +437,7 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
         if not len(found.centres):
             raise NoDigitError("no digit found: the marks in the picture do not look like digits "
                                "(a frame, a box, an edge, a texture?)")
-        # Strokes faded below the ink's threshold are followed, as far as the finder sees digit ink.
-        whole = faded_strokes(ink, ink.mask & found.zone) & found.zone
+        whole = digit_ink(ink, found)
         # Labelled once, for the cut and for the line reader: the marks that hold two or more centres.
         marks = centres_in_marks(whole, found.centres) if len(found.centres) >= 2 else None
         ink.mask = split_at_centres(whole, found.centres, marks)
@@ -480,6 +479,16 @@ def find_digits(image, *, invert="auto", min_contrast=0.15, single=False, time_l
     if any(p is not None for _, _, p in items):
         proba = np.stack([np.full(10, np.nan) if p is None else p for _, _, p in items])
     return FoundDigits(images, boxes, tuple(size), proba)
+
+
+def digit_ink(ink, found):
+    """The ink that the finder (``found``, a ``Located``) takes for digits', before touching digits are cut apart.
+
+    Strokes faded below the ink's threshold are followed (``_groups.faded_strokes``)
+    as far as the finder sees digit ink. The line reader's training strips are
+    cut from the same ink (``benchmarks/train_touching.py``).
+    """
+    return faded_strokes(ink, ink.mask & found.zone) & found.zone
 
 
 def rules_digits(ink, factor, single):
