@@ -66,6 +66,11 @@ WEIGHTS = np.array([1.0] * len(CONDITIONS) + [1.0, 1.5, 2.0, 2.0, 1.0, 4.0, 2.5]
 CROP = 224
 # The fraction of digits re-stroked (``restroke``).
 RESTROKED = 0.4
+# The fraction of photos given printed words beside their digits (``print_words``; --printed).
+PRINTED = 0.0
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+         cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX_SMALL)
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 VALIDATION_SEED = 1_000_003
 
 
@@ -88,6 +93,10 @@ def scene(index, seed, digits):
         which = (picture > 127).astype(np.uint8)
     else:
         photo, which = make_photo(chosen, source, rng, long_side=int(rng.choice([700, 900, 900, 1200])), truth=True)
+        # A stream of its own, so that the scenes of stages trained without printed words stay as they were.
+        words = np.random.default_rng([seed, index, 7])
+        if source != "chalk" and words.random() < PRINTED:
+            photo = print_words(photo, which, words)
         picture = photo[:, :, ::-1]
     rgb, factor, _ = _rgb_and_size(picture)
     ink = find_ink(rgb, light_ink=not dark_ink(rgb))
@@ -144,6 +153,49 @@ def restroke(digit, rng):
     turn = cv2.getRotationMatrix2D((42, 42), angle, 1.0)
     stroke = cv2.GaussianBlur(cv2.warpAffine(stroke, turn, (84, 84)), (0, 0), 0.8)
     return np.uint8(np.clip(cv2.resize(stroke, (28, 28), interpolation=cv2.INTER_AREA) * 280, 0, 255))
+
+
+def print_words(photo, which, rng):
+    """``photo`` with one to three printed words (a form's label, a heading) where no digit lies.
+
+    Random capital letters in one of OpenCV's printed fonts, smaller than the
+    handwriting, half of them just above, below or left of the digits: an "O"
+    or an "I" printed there is no digit, and the finder must learn so.
+    """
+    h, w = which.shape
+    rows, cols = np.nonzero(which)
+    height = (rows.max() - rows.min() + 1) if rows.size else rng.uniform(0.1, 0.3) * min(h, w)
+    keep_off = cv2.dilate((which > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    photo = photo.astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        text = "".join(rng.choice(list(LETTERS), size=int(rng.integers(2, 11))))
+        if rng.random() < 0.3:
+            text = text[0] + text[1:].lower()
+        if rng.random() < 0.2:
+            text += rng.choice([":", ".", " No."])
+        font = int(FONTS[rng.integers(len(FONTS))]) | (cv2.FONT_ITALIC if rng.random() < 0.15 else 0)
+        cap = max(8.0, rng.uniform(0.15, 0.5) * height)
+        scale = cap / cv2.getTextSize("H", font, 1.0, 1)[0][1]
+        thickness = max(1, int(round(cap * rng.uniform(0.04, 0.1))))
+        (tw, th), base = cv2.getTextSize(text, font, scale, thickness)
+        if tw >= w - 4 or th + base >= h - 4:
+            continue
+        for _ in range(10):
+            if rows.size and rng.random() < 0.5:  # beside the digits, where a form puts its label
+                x = int(rng.uniform(cols.min() - tw, cols.max()))
+                y = int(rng.choice([rows.min() - rng.uniform(0.2, 1.0) * th, rows.max() + rng.uniform(1.2, 2.0) * th]))
+            else:
+                x, y = int(rng.uniform(0, w - tw)), int(rng.uniform(th, h - base))
+            x, y = int(np.clip(x, 2, w - tw - 2)), int(np.clip(y, th + 2, h - base - 2))
+            cover = np.zeros((h, w), np.uint8)
+            cv2.putText(cover, text, (x, y), font, scale, 255, thickness, cv2.LINE_AA)
+            if not (keep_off & (cover > 0)).any():
+                alpha = cv2.GaussianBlur(cover.astype(np.float32) / 255, (0, 0), 0.6) * rng.uniform(0.7, 1.0)
+                colour = np.array([(40, 40, 40), (150, 90, 40), (90, 90, 170), (60, 60, 60)][rng.integers(4)])
+                photo = photo * (1 - alpha[:, :, None]) + colour * alpha[:, :, None]
+                keep_off |= cv2.dilate(cover, np.ones((15, 15), np.uint8)) > 0
+                break
+    return np.uint8(np.clip(photo, 0, 255))
 
 
 def pad_drawing(digit, rng):
@@ -261,7 +313,7 @@ def scores(model, grids, zones, heats, sources, counts):
 
 
 def main(argv=None):
-    global RESTROKED, WEIGHTS  # read by the scene-making workers, which fork from here
+    global PRINTED, RESTROKED, WEIGHTS  # read by the scene-making workers, which fork from here
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenes", type=int, default=8000, help="training scenes")
@@ -278,14 +330,19 @@ def main(argv=None):
                         help="weight of scenes of a straight 1 on the pad (the other sources weigh 0.5 to 4)")
     parser.add_argument("--touching", type=float, default=4.0, metavar="WEIGHT",
                         help="weight of scenes of digits that touch (the other sources weigh 0.5 to 2.5)")
+    parser.add_argument("--printed", type=float, default=PRINTED, metavar="FRACTION",
+                        help="fraction of photos given printed words beside their digits (not a digit)")
     parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "finder.safetensors"),
                         help="the finder's tensors; the record goes beside it, same name with .json")
     args = parser.parse_args(argv)
     if args.touching < 0 or args.pad_lines < 0:
         parser.error("--touching and --pad-lines are weights: 0 or more")
+    if not 0 <= args.printed <= 1:
+        parser.error("--printed is a fraction: from 0 to 1")
 
     provenance = environment()
     RESTROKED = args.restroked
+    PRINTED = args.printed
     WEIGHTS = np.concatenate([WEIGHTS[:-1], [args.pad_lines]])
     WEIGHTS[SOURCES.index("touching")] = args.touching
     X_train, _, _, _ = load_mnist()
@@ -319,6 +376,7 @@ def main(argv=None):
         "data": {"train_scenes": args.scenes, "validation_scenes": args.validation,
                  "digits": "MNIST training images", "sources": list(SOURCES),
                  "source_weights": (WEIGHTS / WEIGHTS.sum()).round(4).tolist(), "crop": CROP,
+                 "printed_words": args.printed,
                  "seconds_to_make": round(made, 1)},
         "training": {"steps": epochs * -(-len(x) // args.batch), "epochs": epochs, "batch": args.batch,
                      "learning_rate": args.learning_rate, "fit_seconds": round(fit_seconds, 1),
