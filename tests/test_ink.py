@@ -334,6 +334,19 @@ def test_a_digits_stroke_faded_by_a_glare_is_followed_and_a_faint_mark_apart_is_
     assert not _groups.faded_strokes(ruled, ruled.mask)[21, 45]  # no darker than a ruling: not followed
 
 
+def test_a_faint_digit_is_sought_within_the_picture_however_steep_the_row():
+    # Two digits whose row runs steeply down: beyond either end it leads out of the picture.
+    con = np.zeros((200, 300), np.float32)
+    con[10:60, 20:60] = con[120:170, 70:110] = 0.75
+    con[60:105, 63:66] = 0.2      # a faint "1" in the gap between them
+    mask = con > 0.3
+    ink = _ink.Ink(con, mask, 0.75, 1.0, None, dict(floor=0.05, low=0.3, high=0.45, rulings=0.0))
+    labels, stats, groups = _groups.digit_groups(mask)
+    boxes = [(20, 10, 60, 60), (70, 120, 110, 170)]
+    extra = _groups.faint_digits(ink, labels, groups, boxes)   # once failed on the empty region past an end
+    assert extra[80, 64] and extra.sum() == 45 * 3
+
+
 def test_a_thick_pens_filled_loop_is_opened(monkeypatch):
     con = np.zeros((80, 80), np.float32)
     cv2.circle(con, (40, 40), 17, 0.8, -1)   # a "0" in a thick pen

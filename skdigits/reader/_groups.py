@@ -174,9 +174,9 @@ def faint_digits(ink, labels, groups, boxes):
     regions += [(max(0, first[0] - reach), first[0], *_row_at(first, slope, first[0] - reach / 2), True),
                 (last[2], min(con.shape[1], last[2] + reach), *_row_at(last, slope, last[2] + reach / 2), True)]
     for x0, x1, top, bottom, end in regions:
-        if x1 - x0 < 0.2 * height:
-            continue  # no room for a digit
         y0, y1 = max(0, int(top - 0.75 * height)), min(con.shape[0], int(bottom + 0.75 * height) + 1)
+        if x1 - x0 < 0.2 * height or y1 - y0 < 0.6 * height:
+            continue  # no room for a digit (a steep row leads out of the picture beyond its ends)
         gap = (slice(y0, y1), slice(x0, x1))
         n, marks, stats, _ = labelled((con[gap] > low).astype(np.uint8), connectivity=8)
         # A mark cut by the region's edges reaches beyond it: not a digit of its own.
