@@ -34,7 +34,10 @@ and this script makes its scenes the same way. Two fourth stages so trained
 were not shipped: the third's recipe read the development photos no better;
 with touching digits drawn four times as often (``--seed 4 --touching 16``)
 it read more touching numbers and blanks, but lost a straight "1" drawn with
-the mouse beside a "7" on the web page's pad.
+the mouse beside a "7" on the web page's pad. Nor were two fourth stages with
+printed words beside the digits (``--seed 7 --printed 0.3``): every blank form
+answered "no digit", but a box's wall read as a "1" and long rows of touching
+digits lost their last digits (see the CHANGELOG).
 """
 
 import argparse
