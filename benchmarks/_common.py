@@ -24,7 +24,7 @@ from PIL import Image
 
 from _photo_digits import photo_digits  # noqa: F401
 from _photos import ALL_BUT, CONDITIONS, SURFACES, make_photo  # noqa: F401
-from _scenes import make_scene  # noqa: F401
+from _scenes import make_scene, print_words  # noqa: F401
 
 
 def cpu_model():

@@ -15,6 +15,8 @@ at all (a blank surface, for "no digit here"):
   until their strokes touch;
 - ``boxes``: a printed form, each digit written in its own box of a row.
 
+``print_words`` adds printed words beside the digits of any photo.
+
     >>> import numpy as np
     >>> from _scenes import KINDS, make_scene
     >>> digit = np.zeros((28, 28), np.uint8); digit[6:22, 12:16] = 255
@@ -29,6 +31,9 @@ KINDS = ("pencil", "marker", "note", "whiteboard", "chalk", "touching", "boxes")
 # BGR colours.
 MARKERS = [(30, 30, 30), (140, 50, 20), (40, 40, 180), (50, 120, 40)]
 NOTES = [(120, 235, 250), (200, 170, 250), (150, 240, 170), (245, 210, 140)]
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+         cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX_SMALL)
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _glyph(digit, size, widen=0.0):
@@ -272,3 +277,46 @@ def _finish(page, rng):
     page = page + rng.normal(0, 2.5, page.shape)
     ok, data = cv2.imencode(".jpg", np.uint8(np.clip(page, 0, 255)), [cv2.IMWRITE_JPEG_QUALITY, 88])
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def print_words(photo, which, rng):
+    """``photo`` with one to three printed words (a form's label, a heading) where no digit lies.
+
+    Random capital letters in one of OpenCV's printed fonts, smaller than the
+    handwriting, half of them just above, below or left of the digits: an "O"
+    or an "I" printed there is no digit, and the finder must learn so.
+    """
+    h, w = which.shape
+    rows, cols = np.nonzero(which)
+    height = (rows.max() - rows.min() + 1) if rows.size else rng.uniform(0.1, 0.3) * min(h, w)
+    keep_off = cv2.dilate((which > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    photo = photo.astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        text = "".join(rng.choice(list(LETTERS), size=int(rng.integers(2, 11))))
+        if rng.random() < 0.3:
+            text = text[0] + text[1:].lower()
+        if rng.random() < 0.2:
+            text += rng.choice([":", ".", " No."])
+        font = int(FONTS[rng.integers(len(FONTS))]) | (cv2.FONT_ITALIC if rng.random() < 0.15 else 0)
+        cap = max(8.0, rng.uniform(0.15, 0.5) * height)
+        scale = cap / cv2.getTextSize("H", font, 1.0, 1)[0][1]
+        thickness = max(1, int(round(cap * rng.uniform(0.04, 0.1))))
+        (tw, th), base = cv2.getTextSize(text, font, scale, thickness)
+        if tw >= w - 4 or th + base >= h - 4:
+            continue
+        for _ in range(10):
+            if rows.size and rng.random() < 0.5:  # beside the digits, where a form puts its label
+                x = int(rng.uniform(cols.min() - tw, cols.max()))
+                y = int(rng.choice([rows.min() - rng.uniform(0.2, 1.0) * th, rows.max() + rng.uniform(1.2, 2.0) * th]))
+            else:
+                x, y = int(rng.uniform(0, w - tw)), int(rng.uniform(th, h - base))
+            x, y = int(np.clip(x, 2, w - tw - 2)), int(np.clip(y, th + 2, h - base - 2))
+            cover = np.zeros((h, w), np.uint8)
+            cv2.putText(cover, text, (x, y), font, scale, 255, thickness, cv2.LINE_AA)
+            if not (keep_off & (cover > 0)).any():
+                alpha = cv2.GaussianBlur(cover.astype(np.float32) / 255, (0, 0), 0.6) * rng.uniform(0.7, 1.0)
+                colour = np.array([(40, 40, 40), (150, 90, 40), (90, 90, 170), (60, 60, 60)][rng.integers(4)])
+                photo = photo * (1 - alpha[:, :, None]) + colour * alpha[:, :, None]
+                keep_off |= cv2.dilate(cover, np.ones((15, 15), np.uint8)) > 0
+                break
+    return np.uint8(np.clip(photo, 0, 255))

@@ -1,7 +1,10 @@
 """What hostile inputs cost skdigits: pictures, a server's memory, model files and .npy files.
 
 Each picture is read in this process with ``find_digits(..., time_limit=1.0)``
-(the server's limit) and its CPU seconds and outcome recorded; the server's
+(the server's limit) and its CPU seconds and outcome recorded, as is each of
+``--distorted`` photos of every kind of ``photos.py`` (MNIST test digits, printed
+words beside them on some, turned, cut, squashed), read by the rules and with
+the finder: any failure other than ``ImageError`` is a bug; the server's
 peak memory is read from ``/proc`` before and after it reads a 7000x7000 16-bit
 PNG (``skdigits serve --workers 1``); each tampered model file is given to
 ``load_model``, and each hostile ``.npy`` to ``skdigits predict``, timing the
@@ -23,22 +26,27 @@ import time
 import urllib.error
 import urllib.request
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
+    CONDITIONS,
+    SURFACES,
     dots,
     environment,
     free_port,
+    make_photo,
     png_bytes,
+    print_words,
     sixteen_bit_png,
     start_server,
     text_chunk_bomb,
     write_json,
 )
 
-from skdigits import ImageError, ModelFileError, find_digits, load_model  # noqa: E402
+from skdigits import ImageError, ModelFileError, find_digits, load_mnist, load_model  # noqa: E402
 from skdigits.model_files._checks import METADATA_KEY  # noqa: E402
 
 PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "skdigits", "data",
@@ -84,6 +92,52 @@ def read_pictures():
                      "outcome": outcome})
         print(f"{name} ({len(data):,} bytes): {rows[-1]['cpu_seconds']:.3f} s CPU, {outcome[:90]}", flush=True)
     return rows
+
+
+def distorted_photo(digits, rng):
+    """A photo of ``digits`` of a random kind, at times with printed words, turned, cut or squashed (RGB)."""
+    kind = (CONDITIONS + SURFACES)[rng.integers(len(CONDITIONS + SURFACES))]
+    photo, which = make_photo(digits, kind, rng, long_side=int(rng.choice([500, 900, 1400])), truth=True)
+    if kind != "chalk" and rng.random() < 0.6:
+        photo = print_words(photo, which, rng)
+    h, w = photo.shape[:2]
+    if rng.random() < 0.5:  # turned up to 35 degrees and zoomed, the corners filled or black
+        turn = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-35, 35), rng.uniform(0.6, 1.3))
+        border = int(rng.choice([cv2.BORDER_REPLICATE, cv2.BORDER_CONSTANT]))
+        photo = cv2.warpAffine(photo, turn, (w, h), borderMode=border)
+    if rng.random() < 0.5:  # cut: digits may run off the picture
+        top, left = int(rng.uniform(0, 0.4) * h), int(rng.uniform(0, 0.4) * w)
+        photo = photo[top:top + int(rng.uniform(0.3, 1) * h), left:left + int(rng.uniform(0.3, 1) * w)]
+    if rng.random() < 0.3:
+        photo = cv2.resize(photo, None, fx=rng.uniform(0.3, 1.5), fy=rng.uniform(0.3, 1.5))
+    return kind, np.ascontiguousarray(photo[:, :, ::-1])
+
+
+def read_distorted(count, seed=0):
+    """Read ``count`` distorted photos by both paths: how many were read, refused and failed, and the CPU."""
+    _, X_test, _, _ = load_mnist()
+    rng = np.random.default_rng(seed)
+    result = {"photos": count, "seed": seed}
+    for path in ("rules", "finder"):
+        result[path] = {"read": 0, "refused": 0, "failed": [], "max_cpu_seconds": 0.0}
+    for k in range(count):
+        kind, photo = distorted_photo(X_test[rng.integers(len(X_test), size=int(rng.integers(0, 9)))], rng)
+        for path, learned in (("rules", False), ("finder", True)):
+            counts = result[path]
+            start = time.thread_time()
+            try:
+                find_digits(photo, learned=learned, time_limit=1.0)
+                counts["read"] += 1
+            except ImageError:
+                counts["refused"] += 1
+            except Exception as exc:  # a bug: the photo and the error, to reproduce it
+                counts["failed"].append({"photo": k, "kind": kind, "error": f"{type(exc).__name__}: {exc}"[:300]})
+            counts["max_cpu_seconds"] = max(counts["max_cpu_seconds"], time.thread_time() - start)
+    for path in ("rules", "finder"):
+        counts = result[path]
+        print(f"{count} distorted photos, {path}: {counts['read']} read, {counts['refused']} refused, "
+              f"{len(counts['failed'])} failed; at most {counts['max_cpu_seconds']:.3f} s CPU", flush=True)
+    return result
 
 
 def _peak_mb(pid):
@@ -221,9 +275,11 @@ def npy_files():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flips", type=int, default=200, help="random single-bit flips of the weights to load")
+    parser.add_argument("--distorted", type=int, default=300, help="distorted photos to read by both paths")
     parser.add_argument("--output", default="benchmarks/results/hostile_inputs.json")
     args = parser.parse_args(argv)
-    result = {**environment(), "pictures": read_pictures(), "server_memory": server_memory(),
+    result = {**environment(), "pictures": read_pictures(), "distorted_photos": read_distorted(args.distorted),
+              "server_memory": server_memory(),
               "model_files": model_files(args.flips), "npy_files": npy_files()}
     write_json(args.output, result)
     return 0

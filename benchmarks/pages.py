@@ -169,8 +169,13 @@ def hostile(data):
                    [[m["file"], f"{m['cpu_seconds']:.3f}", m["outcome"]] if "outcome" in m
                     else [m["file"], "-", f"{m['refused']} refused"] for m in data["model_files"]])
     memory = data["server_memory"]
-    return lines + [f"Reading a {memory['picture']} raised the server's peak memory by "
-                    f"{memory['peak_rise_mb']:.0f} MB.", ""]
+    lines += [f"Reading a {memory['picture']} raised the server's peak memory by "
+              f"{memory['peak_rise_mb']:.0f} MB.", ""]
+    distorted = data["distorted_photos"]
+    return lines + table(["path", "distorted photos", "read", "refused", "failed", "most CPU s"],
+                         [[path, distorted["photos"], distorted[path]["read"], distorted[path]["refused"],
+                           len(distorted[path]["failed"]), f"{distorted[path]['max_cpu_seconds']:.3f}"]
+                          for path in ("rules", "finder")])
 
 
 def pages(folder=RESULTS):

@@ -52,7 +52,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
-    CONDITIONS, PAD, SURFACES, environment, make_photo, save_tensors, start_network, warm_cosine, write_json)
+    CONDITIONS, PAD, SURFACES, environment, make_photo, print_words, save_tensors, start_network, warm_cosine,
+    write_json)
 
 from skdigits import load_mnist  # noqa: E402
 from skdigits.reader._finder import finder_input  # noqa: E402
@@ -71,9 +72,6 @@ CROP = 224
 RESTROKED = 0.4
 # The fraction of photos given printed words beside their digits (``print_words``; --printed).
 PRINTED = 0.0
-FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-         cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX_SMALL)
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 VALIDATION_SEED = 1_000_003
 
 
@@ -156,49 +154,6 @@ def restroke(digit, rng):
     turn = cv2.getRotationMatrix2D((42, 42), angle, 1.0)
     stroke = cv2.GaussianBlur(cv2.warpAffine(stroke, turn, (84, 84)), (0, 0), 0.8)
     return np.uint8(np.clip(cv2.resize(stroke, (28, 28), interpolation=cv2.INTER_AREA) * 280, 0, 255))
-
-
-def print_words(photo, which, rng):
-    """``photo`` with one to three printed words (a form's label, a heading) where no digit lies.
-
-    Random capital letters in one of OpenCV's printed fonts, smaller than the
-    handwriting, half of them just above, below or left of the digits: an "O"
-    or an "I" printed there is no digit, and the finder must learn so.
-    """
-    h, w = which.shape
-    rows, cols = np.nonzero(which)
-    height = (rows.max() - rows.min() + 1) if rows.size else rng.uniform(0.1, 0.3) * min(h, w)
-    keep_off = cv2.dilate((which > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
-    photo = photo.astype(np.float32)
-    for _ in range(int(rng.integers(1, 4))):
-        text = "".join(rng.choice(list(LETTERS), size=int(rng.integers(2, 11))))
-        if rng.random() < 0.3:
-            text = text[0] + text[1:].lower()
-        if rng.random() < 0.2:
-            text += rng.choice([":", ".", " No."])
-        font = int(FONTS[rng.integers(len(FONTS))]) | (cv2.FONT_ITALIC if rng.random() < 0.15 else 0)
-        cap = max(8.0, rng.uniform(0.15, 0.5) * height)
-        scale = cap / cv2.getTextSize("H", font, 1.0, 1)[0][1]
-        thickness = max(1, int(round(cap * rng.uniform(0.04, 0.1))))
-        (tw, th), base = cv2.getTextSize(text, font, scale, thickness)
-        if tw >= w - 4 or th + base >= h - 4:
-            continue
-        for _ in range(10):
-            if rows.size and rng.random() < 0.5:  # beside the digits, where a form puts its label
-                x = int(rng.uniform(cols.min() - tw, cols.max()))
-                y = int(rng.choice([rows.min() - rng.uniform(0.2, 1.0) * th, rows.max() + rng.uniform(1.2, 2.0) * th]))
-            else:
-                x, y = int(rng.uniform(0, w - tw)), int(rng.uniform(th, h - base))
-            x, y = int(np.clip(x, 2, w - tw - 2)), int(np.clip(y, th + 2, h - base - 2))
-            cover = np.zeros((h, w), np.uint8)
-            cv2.putText(cover, text, (x, y), font, scale, 255, thickness, cv2.LINE_AA)
-            if not (keep_off & (cover > 0)).any():
-                alpha = cv2.GaussianBlur(cover.astype(np.float32) / 255, (0, 0), 0.6) * rng.uniform(0.7, 1.0)
-                colour = np.array([(40, 40, 40), (150, 90, 40), (90, 90, 170), (60, 60, 60)][rng.integers(4)])
-                photo = photo * (1 - alpha[:, :, None]) + colour * alpha[:, :, None]
-                keep_off |= cv2.dilate(cover, np.ones((15, 15), np.uint8)) > 0
-                break
-    return np.uint8(np.clip(photo, 0, 255))
 
 
 def pad_drawing(digit, rng):

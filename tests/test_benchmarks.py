@@ -348,9 +348,12 @@ def test_serve_load_beside_hostile_clients(tmp_path):
 
 def test_hostile_inputs_quick(tmp_path):
     out = tmp_path / "hostile_inputs.json"
-    _run("hostile_inputs.py", "--flips", 3, "--output", out)
+    _run("hostile_inputs.py", "--flips", 3, "--distorted", 12, "--output", out)
     result = json.loads(out.read_text())
     assert result["machine"]["kind"] in ("AVX-512", "AVX2", "other")
+    for path in ("rules", "finder"):  # every distorted photo read or refused with ImageError, none failed
+        counts = result["distorted_photos"][path]
+        assert counts["failed"] == [] and counts["read"] + counts["refused"] == 12 and counts["read"] >= 6
     assert all(row["cpu_seconds"] < 2.0 for row in result["pictures"])
     assert all(not row["outcome"].startswith("read") for row in result["pictures"] if "16-bit" not in row["picture"])
     assert result["server_memory"]["status"] == 200 and result["server_memory"]["peak_rise_mb"] < 500
