@@ -283,8 +283,8 @@ def print_words(photo, which, rng):
     """``photo`` with one to three printed words (a form's label, a heading) where no digit lies.
 
     Random capital letters in one of OpenCV's printed fonts, smaller than the
-    handwriting, half of them just above, below or left of the digits: an "O"
-    or an "I" printed there is no digit, and the finder must learn so.
+    handwriting, half of them just above or below the digits, where a form
+    prints its label: an "O" or an "I" printed there is no digit.
     """
     h, w = which.shape
     rows, cols = np.nonzero(which)
