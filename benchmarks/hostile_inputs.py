@@ -53,6 +53,9 @@ PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
                           "pretrained.safetensors")
 
 
+# The reader's two paths, by the name the results give each: whether it reads with the finder.
+PATHS = {"rules": False, "finder": True}
+
 # Each picture saved as small as Pillow makes it: a small upload that costs much.
 png = functools.partial(png_bytes, optimize=True)
 
@@ -118,11 +121,11 @@ def read_distorted(count, seed=0):
     _, X_test, _, _ = load_mnist()
     rng = np.random.default_rng(seed)
     result = {"photos": count, "seed": seed}
-    for path in ("rules", "finder"):
+    for path in PATHS:
         result[path] = {"read": 0, "refused": 0, "failed": [], "max_cpu_seconds": 0.0}
     for k in range(count):
         kind, photo = distorted_photo(X_test[rng.integers(len(X_test), size=int(rng.integers(0, 9)))], rng)
-        for path, learned in (("rules", False), ("finder", True)):
+        for path, learned in PATHS.items():
             counts = result[path]
             start = time.thread_time()
             try:
@@ -133,7 +136,7 @@ def read_distorted(count, seed=0):
             except Exception as exc:  # a bug: the photo and the error, to reproduce it
                 counts["failed"].append({"photo": k, "kind": kind, "error": f"{type(exc).__name__}: {exc}"[:300]})
             counts["max_cpu_seconds"] = max(counts["max_cpu_seconds"], time.thread_time() - start)
-    for path in ("rules", "finder"):
+    for path in PATHS:
         counts = result[path]
         print(f"{count} distorted photos, {path}: {counts['read']} read, {counts['refused']} refused, "
               f"{len(counts['failed'])} failed; at most {counts['max_cpu_seconds']:.3f} s CPU", flush=True)
