@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from _photo_digits import photo_digits  # noqa: F401
+from _photo_digits import photo_digits, scene_digits  # noqa: F401
 from _photos import ALL_BUT, CONDITIONS, SURFACES, make_photo  # noqa: F401
 from _scenes import make_scene, print_words  # noqa: F401
 

@@ -10,6 +10,12 @@ This renderer is written apart from the benchmark's photo generator
 (``benchmarks/photos.py``, which uses the *test* digits only) and draws
 differently: one digit on a small card, its own ruling and lighting models.
 
+``scene_digits`` adds what the learned reader makes of digits on the
+surfaces of ``_scenes.py`` (a felt marker's merged strokes, a whiteboard's
+glare washing out part of a digit, chalk, a note on a desk, form boxes):
+training digits written there, found with ``find_digits(learned=True)`` and
+kept where it finds as many digits as were written.
+
     python benchmarks/_photo_digits.py --n 30000 --output /tmp/photo_digits.npz
 """
 
@@ -20,7 +26,9 @@ import sys
 import cv2
 import numpy as np
 
-from skdigits import ImageError, load_mnist, to_mnist
+from _scenes import KINDS, make_scene
+
+from skdigits import ImageError, find_digits, load_mnist, to_mnist
 
 # Blue-ish rulings lose more red than blue; grey ones lose all channels alike.
 BLUE_RULING = np.array([0.9, 0.5, 0.1])  # RGB
@@ -116,6 +124,50 @@ def photo_digits(n, *, seed=0, n_jobs=2):
     else:
         with multiprocessing.get_context("spawn").Pool(n_jobs) as pool:
             parts = pool.map(_read_back, tasks)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _scenes_read_back(task):
+    """Write a chunk of digits, one to six at a time, on surfaces of ``KINDS``; (images, labels) of those found.
+
+    A scene whose digits ``find_digits`` counts wrong is left out: its
+    images could not be matched to their labels.
+    """
+    digits, digit_labels, seed = task
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    start = 0
+    while start < len(digits):
+        n = int(rng.integers(1, 7))
+        chunk, chunk_labels = digits[start:start + n], digit_labels[start:start + n]
+        start += n
+        kind = KINDS[rng.integers(len(KINDS))]
+        photo = make_scene(chunk, kind, rng, long_side=int(rng.integers(600, 1300)))
+        try:
+            found = find_digits(photo[:, :, ::-1], learned=True)
+        except ImageError:
+            continue
+        if len(found.images) == len(chunk):
+            images.extend(found.images)
+            labels.extend(chunk_labels)
+    return np.array(images, dtype=np.uint8).reshape(-1, 28, 28), np.array(labels, dtype=np.uint8)
+
+
+def scene_digits(n, *, seed=0, n_jobs=2, first=30000):
+    """MNIST training digits ``first`` to ``first + n`` written on the surfaces of ``_scenes``, read back: (X, y).
+
+    Chunks of 2,000 digits, each seeded ``seed + start``; fewer than ``n``
+    come back (scenes whose digits were counted wrong are left out).
+    """
+    X_train, _, y_train, _ = load_mnist()
+    X_train, y_train = X_train[first:first + n], y_train[first:first + n]
+    tasks = [(X_train[start:start + 2000], y_train[start:start + 2000], seed + first + start)
+             for start in range(0, len(y_train), 2000)]
+    if n_jobs == 1:
+        parts = [_scenes_read_back(task) for task in tasks]
+    else:
+        with multiprocessing.get_context("spawn").Pool(n_jobs) as pool:
+            parts = pool.map(_scenes_read_back, tasks)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

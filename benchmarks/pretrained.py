@@ -2,10 +2,12 @@
 
 Fits ``CNNDigitClassifier(random_state=SEED, augment_ink=True)`` (every other
 parameter at its default; ``skdigits.model_files._model_files.PRETRAINED_PARAMS``) on the
-60,000 MNIST training images and on the first 30,000 of them rendered as small
-degraded photos and read back through ``to_mnist`` (``photo_digits.py``;
-``--photo-digits 0`` leaves them out), scores it on the 10,000 test images, saves it
-with ``skdigits.save_model`` and writes the record beside it:
+60,000 MNIST training images, on the first 30,000 of them rendered as small
+degraded photos and read back through ``to_mnist`` (``_photo_digits.photo_digits``;
+``--photo-digits 0`` leaves them out) and on the next 20,000 written on the
+surfaces of ``_scenes.py`` and found by the learned reader
+(``_photo_digits.scene_digits``; ``--scene-digits 0`` leaves them out),
+scores it on the 10,000 test images, saves it with ``skdigits.save_model`` and writes the record beside it:
 command, git revision, versions, machine, seed, test accuracy, fit seconds,
 epochs, file size and sha256. ``skdigits info`` and
 ``skdigits.pretrained_record()`` read that record.
@@ -30,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, photo_digits, timed, write_json  # noqa: E402
+from _common import environment, photo_digits, scene_digits, timed, write_json  # noqa: E402
 
 from skdigits import CNNDigitClassifier, load_mnist, load_model, save_model  # noqa: E402
 from skdigits.model_files._checks import FORMAT_VERSION, tensors_sha256  # noqa: E402
@@ -46,6 +48,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="override the default epochs (quick checks only)")
     parser.add_argument("--photo-digits", type=int, default=30000,
                         help="training digits also rendered as photos and read back (0: MNIST alone)")
+    parser.add_argument("--scene-digits", type=int, default=20000,
+                        help="training digits written on the surfaces of _scenes.py and read back (0: none)")
     parser.add_argument("--output", default=os.path.join(PACKAGE_DATA, "pretrained.safetensors"),
                         help="model file; the record goes beside it, same name with .json")
     parser.add_argument("--resave", action="store_true",
@@ -57,11 +61,14 @@ def main(argv=None):
     provenance = environment()  # before training: the revision the model is trained from
     X_train, X_test, y_train, y_test = load_mnist(n_train=args.n_train, random_state=args.seed)
     n_mnist = len(y_train)
-    if args.photo_digits:
-        X_photo, y_photo = photo_digits(args.photo_digits, seed=args.seed)
-        order = np.random.default_rng(args.seed).permutation(n_mnist + len(y_photo))
-        X_train = np.concatenate([X_train, X_photo])[order]
-        y_train = np.concatenate([y_train, y_photo])[order]
+    none = X_train[:0], y_train[:0]
+    X_photo, y_photo = photo_digits(args.photo_digits, seed=args.seed) if args.photo_digits else none
+    X_scene, y_scene = scene_digits(args.scene_digits, seed=args.seed) if args.scene_digits else none
+    n_photo, n_scene = len(y_photo), len(y_scene)
+    if n_photo or n_scene:
+        order = np.random.default_rng(args.seed).permutation(n_mnist + n_photo + n_scene)
+        X_train = np.concatenate([X_train, X_photo, X_scene])[order]
+        y_train = np.concatenate([y_train, y_photo, y_scene])[order]
     clf = CNNDigitClassifier(random_state=args.seed, verbose=2, **PRETRAINED_PARAMS)
     if args.epochs is not None:
         clf.set_params(epochs=args.epochs)
@@ -77,7 +84,8 @@ def main(argv=None):
         "params": {k: v for k, v in clf.get_params().items() if k != "callbacks"},
         "n_train": len(y_train),
         "n_train_mnist": n_mnist,
-        "n_train_photo_digits": len(y_train) - n_mnist,
+        "n_train_photo_digits": n_photo,
+        "n_train_scene_digits": n_scene,
         "n_test": len(y_test),
         "test_accuracy": accuracy,
         "test_errors": int(round((1 - accuracy) * len(y_test))),

@@ -312,12 +312,30 @@ def test_photo_digits_are_training_digits_read_back():
     assert (load_pretrained().predict(X) == y).mean() > 0.85
 
 
+def test_scene_digits_are_training_digits_found_on_surfaces():
+    from _photo_digits import scene_digits
+
+    from skdigits import load_pretrained
+
+    X_train, _, y_train, _ = load_mnist()
+    X, y = scene_digits(30, n_jobs=1, first=100)
+    assert X.shape[1:] == (28, 28) and X.dtype == np.uint8 and 15 <= len(y) <= 30
+    # Training digits 100 to 129, in order, less the scenes counted wrong ...
+    rest = iter(y_train[100:130].tolist())
+    assert all(label in rest for label in y.tolist())
+    # ... each image its own digit (a scene is kept whole or not at all, so nothing is shifted).
+    assert (load_pretrained().predict(X) == y).mean() > 0.85
+
+
 def test_pretrained_quick(tmp_path):
     out = tmp_path / "m.safetensors"
-    _run("pretrained.py", "--n-train", 300, "--epochs", 1, "--photo-digits", 60, "--output", out)
+    _run("pretrained.py", "--n-train", 300, "--epochs", 1, "--photo-digits", 60, "--scene-digits", 12,
+         "--output", out)
     record = json.loads((tmp_path / "m.json").read_text())
     assert record["n_train_mnist"] == 300 and 45 <= record["n_train_photo_digits"] <= 60
-    assert record["n_train"] == 300 + record["n_train_photo_digits"] and record["epochs_run"] == 1
+    assert 4 <= record["n_train_scene_digits"] <= 12
+    assert record["n_train"] == 300 + record["n_train_photo_digits"] + record["n_train_scene_digits"]
+    assert record["epochs_run"] == 1
     assert record["file_bytes"] == out.stat().st_size and 0 < record["test_accuracy"] <= 1
 
 
