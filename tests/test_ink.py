@@ -550,6 +550,24 @@ def test_a_hairline_at_an_end_of_a_number_is_the_pages_edge():
     assert len(_groups.thin_ends(labels, stats, groups)) == len(groups) == 2
 
 
+def test_a_straight_mark_taller_than_the_digits_at_an_end_is_a_forms_line():
+    canvas = np.zeros((100, 460), np.uint8)
+    for centre in (110, 190, 270):
+        cv2.circle(canvas, (centre, 50), 20, 1, 7)   # three "0"s, 47 pixels high
+    mask = canvas.astype(bool)
+    mask[28:74, 330:337] = True    # a "1" after them, as tall, in the same pen
+    mask[8:94, 400:407] = True     # the wall of a form's box left empty: 86 pixels high
+    labels, stats, groups = _groups.digit_groups(mask)
+    assert [_groups.group_box(stats, g)[0] for g in groups] == [86, 166, 246, 330, 400]
+    kept = _groups.thin_ends(labels, stats, groups)
+    assert [_groups.group_box(stats, g)[0] for g in kept] == [86, 166, 246, 330]
+    # A "1" a little taller than the digits beside it stays a digit.
+    mask[8:94, 400:407] = False
+    mask[22:80, 400:407] = True    # 58 pixels high: 1.23 of the "0"s
+    labels, stats, groups = _groups.digit_groups(mask)
+    assert len(_groups.thin_ends(labels, stats, groups)) == len(groups) == 5
+
+
 def test_the_pages_edge_beside_a_table_of_the_papers_hue_is_not_a_1(digits, monkeypatch):
     X, y = digits
     chosen = [k for k in range(len(y)) if y[k] != 1][:3]

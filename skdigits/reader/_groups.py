@@ -22,6 +22,9 @@ ROW_STEP = 0.25
 # A straight mark at an end of a number whose stroke is thinner than this
 # fraction of the other digits' is the page's edge, not a 1.
 THIN_EDGE = 0.4
+# One taller than this many of their heights is a form's printed line: a box's
+# wall runs the box's full height, the digits written in it are shorter.
+TALL_EDGE = 1.3
 
 
 def digit_groups(mask, min_height_ratio=0.3):
@@ -310,32 +313,41 @@ def edge_digits(labels, stats, groups, shape):
 
 
 def thin_ends(labels, stats, groups):
-    """Drop straight, thin marks at the ends of a number: the page's edge, not 1s.
+    """Drop straight, thin or tall marks at the ends of a number: the page's edge or a form's line, not 1s.
 
     Where the table beside the page is about as dark as a shadow and of the
     paper's own hue, ``off_page`` cannot tell it from the page, and the
     line where the page ends (its rim, a sliver of its shadow) is found
     as a mark as tall as the digits, straight as a 1. One pen writes a
     number, so its strokes are about as wide in every digit; the page's
-    edge is a hairline. A mark at the first or last place is dropped
-    (and the next one looked at) while it is straight and its stroke
-    is under ``THIN_EDGE`` of the median stroke of the digits that are
-    not straight. Only numbers of at least two such digits are looked at:
-    one digit is too little to know the pen by.
+    edge is a hairline. In a printed form, the wall of a box left empty
+    after the number (or the row's last wall) is as straight as a 1 and
+    runs the box's full height. A mark at the first or last place is
+    dropped (and the next one looked at) while it is straight and its
+    stroke is under ``THIN_EDGE`` of the median stroke of the digits that
+    are not straight, or it is over ``TALL_EDGE`` of their median height.
+    Only numbers of at least two such digits are looked at: one digit is
+    too little to know the pen by.
     """
     pieces = []
     for group in groups:
         left, top, right, bottom = group_box(stats, group)
         piece = np.isin(labels[top:bottom, left:right], np.asarray(group) + 1)
-        pieces.append((_straight(piece), stroke_width(piece)))
-    curved = [width for straight, width in pieces if not straight]
+        pieces.append((_straight(piece), stroke_width(piece), bottom - top))
+    curved = [(width, height) for straight, width, height in pieces if not straight]
     if len(curved) < 2:
         return groups
-    limit = THIN_EDGE * float(np.median(curved))
+    thin = THIN_EDGE * float(np.median([width for width, _ in curved]))
+    tall = TALL_EDGE * float(np.median([height for _, height in curved]))
+
+    def edge(k):
+        straight, width, height = pieces[k]
+        return straight and (width < thin or height > tall)
+
     first, last = 0, len(groups)
-    while last - first > 2 and pieces[first][0] and pieces[first][1] < limit:
+    while last - first > 2 and edge(first):
         first += 1
-    while last - first > 2 and pieces[last - 1][0] and pieces[last - 1][1] < limit:
+    while last - first > 2 and edge(last - 1):
         last -= 1
     return groups[first:last]
 
