@@ -561,9 +561,15 @@ def test_a_straight_mark_taller_than_the_digits_at_an_end_is_a_forms_line():
     assert [_groups.group_box(stats, g)[0] for g in groups] == [86, 166, 246, 330, 400]
     kept = _groups.thin_ends(labels, stats, groups)
     assert [_groups.group_box(stats, g)[0] for g in kept] == [86, 166, 246, 330]
-    # A "1" a little taller than the digits beside it stays a digit.
+    # A "1" a little taller than the digits beside it stays a digit ...
     mask[8:94, 400:407] = False
     mask[22:80, 400:407] = True    # 58 pixels high: 1.23 of the "0"s
+    labels, stats, groups = _groups.digit_groups(mask)
+    assert len(_groups.thin_ends(labels, stats, groups)) == len(groups) == 5
+    # ... and so does a tall one a pen wrote, wider than a printed rule (a slant, a serif).
+    mask[22:80, 400:407] = False
+    cv2.line(canvas, (395, 92), (410, 8), 1, 7)   # 1.9 of the "0"s high, 0.27 of that wide
+    mask |= canvas.astype(bool)
     labels, stats, groups = _groups.digit_groups(mask)
     assert len(_groups.thin_ends(labels, stats, groups)) == len(groups) == 5
 

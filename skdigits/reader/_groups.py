@@ -22,9 +22,10 @@ ROW_STEP = 0.25
 # A straight mark at an end of a number whose stroke is thinner than this
 # fraction of the other digits' is the page's edge, not a 1.
 THIN_EDGE = 0.4
-# One taller than this many of their heights is a form's printed line: a box's
-# wall runs the box's full height, the digits written in it are shorter.
-TALL_EDGE = 1.3
+# One taller than this many of their heights and narrower than LINE_WIDTH of its
+# own height is a form's printed line: a box's wall runs the box's full height,
+# the digits written in it are shorter, and a pen's 1 wavers wider than a rule.
+TALL_EDGE, LINE_WIDTH = 1.3, 0.12
 
 
 def digit_groups(mask, min_height_ratio=0.3):
@@ -325,7 +326,8 @@ def thin_ends(labels, stats, groups):
     runs the box's full height. A mark at the first or last place is
     dropped (and the next one looked at) while it is straight and its
     stroke is under ``THIN_EDGE`` of the median stroke of the digits that
-    are not straight, or it is over ``TALL_EDGE`` of their median height.
+    are not straight, or it is over ``TALL_EDGE`` of their median height
+    and under ``LINE_WIDTH`` of its own height wide.
     Only numbers of at least two such digits are looked at: one digit is
     too little to know the pen by.
     """
@@ -333,16 +335,16 @@ def thin_ends(labels, stats, groups):
     for group in groups:
         left, top, right, bottom = group_box(stats, group)
         piece = np.isin(labels[top:bottom, left:right], np.asarray(group) + 1)
-        pieces.append((_straight(piece), stroke_width(piece), bottom - top))
-    curved = [(width, height) for straight, width, height in pieces if not straight]
+        pieces.append((_straight(piece), stroke_width(piece), bottom - top, right - left))
+    curved = [(width, height) for straight, width, height, _ in pieces if not straight]
     if len(curved) < 2:
         return groups
     thin = THIN_EDGE * float(np.median([width for width, _ in curved]))
     tall = TALL_EDGE * float(np.median([height for _, height in curved]))
 
     def edge(k):
-        straight, width, height = pieces[k]
-        return straight and (width < thin or height > tall)
+        straight, width, height, across = pieces[k]
+        return straight and (width < thin or (height > tall and across < LINE_WIDTH * height))
 
     first, last = 0, len(groups)
     while last - first > 2 and edge(first):
