@@ -116,14 +116,24 @@ def photo_digits(n, *, seed=0, n_jobs=2):
     Digits whose photo ``to_mnist`` rejects as blank are left out, so fewer
     than ``n`` can come back. Chunks of 2,000 digits, each seeded ``seed + start``.
     """
+    return _in_chunks(_read_back, 0, n, seed, n_jobs)
+
+
+def _in_chunks(read_back, first, n, seed, n_jobs):
+    """Training digits ``first`` to ``first + n`` given to ``read_back`` 2,000 at a time, on ``n_jobs`` processes.
+
+    Each chunk is seeded ``seed`` plus the number of its first digit; the
+    (images, labels) that come back are joined in order.
+    """
     X_train, _, y_train, _ = load_mnist()
-    tasks = [(X_train[start:start + 2000][:n - start], y_train[start:start + 2000][:n - start], seed + start)
-             for start in range(0, n, 2000)]
+    end = first + n
+    tasks = [(X_train[start:min(start + 2000, end)], y_train[start:min(start + 2000, end)], seed + start)
+             for start in range(first, end, 2000)]
     if n_jobs == 1:
-        parts = [_read_back(task) for task in tasks]
+        parts = [read_back(task) for task in tasks]
     else:
         with multiprocessing.get_context("spawn").Pool(n_jobs) as pool:
-            parts = pool.map(_read_back, tasks)
+            parts = pool.map(read_back, tasks)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -156,19 +166,11 @@ def _scenes_read_back(task):
 def scene_digits(n, *, seed=0, n_jobs=2, first=30000):
     """MNIST training digits ``first`` to ``first + n`` written on the surfaces of ``_scenes``, read back: (X, y).
 
-    Chunks of 2,000 digits, each seeded ``seed + start``; fewer than ``n``
-    come back (scenes whose digits were counted wrong are left out).
+    Chunks of 2,000 digits, each seeded ``seed + start`` (``start`` the
+    number of its first digit); fewer than ``n`` come back (scenes whose
+    digits were counted wrong are left out).
     """
-    X_train, _, y_train, _ = load_mnist()
-    X_train, y_train = X_train[first:first + n], y_train[first:first + n]
-    tasks = [(X_train[start:start + 2000], y_train[start:start + 2000], seed + first + start)
-             for start in range(0, len(y_train), 2000)]
-    if n_jobs == 1:
-        parts = [_scenes_read_back(task) for task in tasks]
-    else:
-        with multiprocessing.get_context("spawn").Pool(n_jobs) as pool:
-            parts = pool.map(_scenes_read_back, tasks)
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return _in_chunks(_scenes_read_back, first, n, seed, n_jobs)
 
 
 def main(argv=None):
