@@ -60,6 +60,9 @@ def test_strip_scales_the_ink_to_its_height_and_pads_to_whole_columns():
     rows, cols = np.flatnonzero(line.max(axis=1) > 0.5), np.flatnonzero(line.max(axis=0) > 0.5)
     assert len(rows) == INK_HEIGHT and cols[0] == MARGIN and scale == INK_HEIGHT / 60 and left == 40
     assert len(cols) == round(210 * scale) and line.max() == 1.0
+    wide, wide_scale, _ = strip(patch, stretch=1.3)  # the width scaled 1.3 times more than the height
+    assert np.flatnonzero(wide.max(axis=1) > 0.5).size == INK_HEIGHT and wide_scale == scale * 1.3
+    assert np.flatnonzero(wide.max(axis=0) > 0.5).size == round(210 * scale * 1.3)
     with pytest.raises(ValueError, match="no ink"):
         strip(np.zeros((10, 10)))
 
@@ -74,6 +77,15 @@ def test_decode_drops_blanks_and_repeats_but_not_a_digit_written_twice():
     assert [(first, last) for _, first, last in read] == [(1, 2), (4, 4), (5, 5)]
     assert all(abs(p.sum() - 1) < 1e-6 for p, _, _ in read)
     assert decode(np.tile(np.eye(11)[10], (5, 1))) == []
+
+
+def test_the_reading_most_stretches_agree_on_wins(monkeypatch):
+    readings = dict(zip(_touching.STRETCHES, [("12", -3.0, ["a"]), ("17", -1.0, ["b"]), ("12", -5.0, ["c"])]))
+    monkeypatch.setattr(TouchingReader, "_read_at", lambda self, patch, stretch: readings[stretch])
+    reader = TouchingReader.__new__(TouchingReader)  # no network: each stretch's reading is given
+    assert len(_touching.STRETCHES) == 3 and reader.read(None) == ["a"]  # two read "12": the surer of them
+    readings[_touching.STRETCHES[2]] = ("172", -0.5, ["c"])
+    assert reader.read(None) == ["c"]  # all differ: the surest
 
 
 @pytest.mark.slow
@@ -132,7 +144,9 @@ def test_touching_numbers_are_read_as_lines(test_digits):
         lines += found.read is not None
         right += read_digits(page).text == "".join(map(str, y[idx]))
     # Where the finder finds one centre for two digits ("39" read "3"), the mark is read as one digit.
-    assert lines >= 9 and right >= 8
+    # Numbers made so read about two in three right (67 of 100 on another seed; 66 with the mark
+    # read at its own width alone): 7 of these 12 (8 at its own width alone).
+    assert lines >= 9 and right >= 7
 
 
 def test_a_line_reading_replaces_the_cut_groups_and_keeps_its_order(monkeypatch, test_digits):

@@ -41,18 +41,23 @@ BLANK = 10
 BN_EPSILON = 1e-3
 # Ink at most this fraction of the strongest is not part of the mark's extent.
 FAINT = 0.05
+# A mark is read at its own width, squeezed and stretched: digits written narrower or
+# wider than the training lines' read right at one of them, and the reading most agree on wins.
+STRETCHES = (1.0, 0.75, 1.3)
 
 FILE = "touching.safetensors"
 RECORD = "touching.json"
 
 
-def strip(patch):
+def strip(patch, stretch=1.0):
     """A soft ink patch (ink high) as the network reads it: (strip, scale, left).
 
     Parameters
     ----------
     patch : ndarray (h, w)
         The mark's ink, 0 where there is none.
+    stretch : float, default=1.0
+        How much more the ink's width is scaled than its height.
 
     Returns
     -------
@@ -60,7 +65,7 @@ def strip(patch):
         The ink cropped, scaled to ``INK_HEIGHT`` pixels high, its peak 1,
         with ``MARGIN`` pixels before it; W a multiple of ``FRAME``.
     scale : float
-        Strip pixels per patch pixel.
+        Strip columns per patch column.
     left : int
         The patch's column at the ink's left edge (strip column ``MARGIN``).
 
@@ -71,6 +76,8 @@ def strip(patch):
     >>> line, scale, left = strip(patch)
     >>> line.shape, scale, left, float(line.max())
     ((32, 72), 0.5, 20, 1.0)
+    >>> strip(patch, stretch=1.5)[0].shape
+    (32, 104)
     """
     patch = np.asarray(patch, np.float32)
     peak = float(patch.max()) if patch.size else 0.0
@@ -80,14 +87,14 @@ def strip(patch):
     cols = np.flatnonzero(patch.max(axis=0) > FAINT * peak)
     ink = patch[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] / peak
     scale = INK_HEIGHT / ink.shape[0]
-    width = max(1, round(ink.shape[1] * scale))
+    width = max(1, round(ink.shape[1] * scale * stretch))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     ink = cv2.resize(ink, (width, INK_HEIGHT), interpolation=interpolation)
     total = -(-(width + 2 * MARGIN) // FRAME) * FRAME
     out = np.zeros((STRIP_HEIGHT, total), np.float32)
     top = (STRIP_HEIGHT - INK_HEIGHT) // 2
     out[top:top + INK_HEIGHT, MARGIN:MARGIN + width] = np.clip(ink, 0, 1)
-    return out, scale, int(cols[0])
+    return out, scale * stretch, int(cols[0])
 
 
 def decode(proba):
@@ -187,19 +194,30 @@ class TouchingReader(OnnxNetwork):
     def read(self, patch):
         """The digits in a mark's ``patch``: list of (probabilities (10,), left, right) in patch columns.
 
+        The mark is read at each of ``STRETCHES``; the reading most of them
+        give wins, the surest (its columns' most probable labels) among equals.
         A digit's left and right are halfway to its neighbours' surest columns
         (the ink's ends for the first and the last).
         """
-        line, scale, left = strip(patch)
-        digits = decode(self.columns(line))
+        readings = [self._read_at(patch, stretch) for stretch in STRETCHES]
+        texts = [text for text, _, _ in readings]
+        return max(readings, key=lambda reading: (texts.count(reading[0]), reading[1]))[2]
+
+    def _read_at(self, patch, stretch):
+        """(text, log-probability of its columns' labels, digits) of ``patch`` read at ``stretch``."""
+        line, scale, left = strip(patch, stretch)
+        columns = self.columns(line)
+        digits = decode(columns)
+        sure = float(np.log(np.maximum(columns.max(axis=1), 1e-12)).sum())
         if not digits:
-            return []
+            return "", sure, []
         peaks = [(first + last + 1) / 2 * FRAME for _, first, last in digits]
         ink_cols = np.flatnonzero(line.max(axis=0) > FAINT)
         edges = [ink_cols[0]] + [(a + b) / 2 for a, b in zip(peaks, peaks[1:])] + [ink_cols[-1] + 1]
         # Strip column c is patch column left + (c - MARGIN) / scale.
         to_patch = [int(round(left + (e - MARGIN) / scale)) for e in edges]
-        return [(p, to_patch[k], to_patch[k + 1]) for k, (p, _, _) in enumerate(digits)]
+        text = "".join(str(int(p.argmax())) for p, _, _ in digits)
+        return text, sure, [(p, to_patch[k], to_patch[k + 1]) for k, (p, _, _) in enumerate(digits)]
 
 
 class Run:
