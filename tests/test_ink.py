@@ -861,3 +861,23 @@ def test_a_single_digit_beside_a_long_line_is_the_digit(digits, monkeypatch):
     monkeypatch.setattr("skdigits.reader._images.long_lines", never)
     monkeypatch.setattr(_groups, "long_lines", never)
     assert find_digits(picture, single=True).boxes[0][0] < 50   # without the step, the line is taken
+
+
+def test_ink_faded_by_a_glare_is_evened_out(digits, monkeypatch):
+    X, _ = digits
+    digit = cv2.resize(X[0], (80, 80), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
+    con = np.pad(digit * np.linspace(0.9, 0.25, 80, dtype=np.float32)[None, :], 20)  # a glare fades its right side
+    mask = con > 0.05
+    ink = _ink.Ink(con, mask, 0.9, 1.0, None)
+    labels, stats, groups = _groups.digit_groups(mask)
+
+    def right_to_left():
+        patch = _patch.digit_patch(ink, labels, stats, max(groups, key=len))
+        cols = np.flatnonzero(patch.max(axis=0) > 0.05)
+        third = (cols[-1] - cols[0]) // 3
+        right, left = patch[:, cols[-1] - third:], patch[:, cols[0]:cols[0] + third]
+        return np.percentile(right[right > 0.05], 90) / np.percentile(left[left > 0.05], 90)
+
+    assert right_to_left() > 0.9
+    monkeypatch.setattr(_patch, "EVEN_FLOOR", 1.0)  # relative to the digit's strongest ink alone
+    assert right_to_left() < 0.7

@@ -15,6 +15,10 @@ MNIST_STROKE = (0.085, 0.118, 0.3)
 # a small digit's loops less darkly than its strokes: the lightest LOOP_FILL of the ink is dropped.
 THICK_STROKE = 0.2
 LOOP_FILL = 0.2
+# A glare fades part of a stroke: each pixel's ink is taken relative to the strongest within
+# EVEN_WINDOW of the digit's side (at least EVEN_FLOOR of the digit's strongest, so faint ink stays faint).
+EVEN_WINDOW = 0.3
+EVEN_FLOOR = 0.3
 
 # MNIST's images are 28x28, each digit scaled to fit 20x20 in the middle.
 MNIST_SIDE = 28
@@ -31,7 +35,8 @@ def digit_patch(ink, labels, stats, group):
 
     Only the pixels of the digit's own components (and a one-pixel rim for
     their anti-aliased edges) are kept, so a neighbouring digit or a speck
-    inside the box does not leak in. In a thick pen (``THICK_STROKE``), the
+    inside the box does not leak in. Ink faded by a glare is evened out
+    (``EVEN_WINDOW``). In a thick pen (``THICK_STROKE``), the
     lightest part of the ink (``LOOP_FILL``) is dropped first: the loops it
     filled in stay lighter than its strokes. Strokes thinner than MNIST's
     are thickened to its median width, thicker ones thinned to its thick ones'.
@@ -45,6 +50,7 @@ def digit_patch(ink, labels, stats, group):
     own = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8))
     patch = np.clip(ink.contrast[top:bottom, left:right] / max(ink.level, 1e-6), 0, 1) * own
     patch = cv2.copyMakeBorder(patch.astype(np.float32), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    patch = even_out(patch, side)
     ratio = width / side
     if ratio > THICK_STROKE and patch.max() > 0:
         strokes = float(np.percentile(patch[patch > 0], 90))
@@ -64,6 +70,25 @@ def digit_patch(ink, labels, stats, group):
         turn = cv2.getRotationMatrix2D((patch.shape[1] / 2, patch.shape[0] / 2), ink.angle, 1.0)
         patch = cv2.warpAffine(patch, turn, (patch.shape[1], patch.shape[0]), flags=cv2.INTER_LINEAR)
     return patch
+
+
+def even_out(patch, side):
+    """``patch`` with each pixel's ink relative to the strongest near it (``EVEN_WINDOW`` of ``side``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> patch = np.zeros((40, 40), np.float32); patch[5:35, 8:12] = 0.9; patch[5:35, 28:32] = 0.4
+    >>> evened = even_out(patch, 40)
+    >>> float(evened[20, 10]), float(evened[20, 30]), float(evened[0, 0])
+    (1.0, 1.0, 0.0)
+    """
+    peak = float(patch.max())
+    if peak <= 0:
+        return patch
+    size = max(3, int(EVEN_WINDOW * side) | 1)
+    near = cv2.dilate(patch, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    return np.clip(patch / np.maximum(near, EVEN_FLOOR * peak), 0, 1)
 
 
 def patch_to_mnist(patch):
