@@ -144,8 +144,7 @@ def test_touching_numbers_are_read_as_lines(test_digits):
         lines += found.read is not None
         right += read_digits(page).text == "".join(map(str, y[idx]))
     # Where the finder finds one centre for two digits ("39" read "3"), the mark is read as one digit.
-    # Numbers made so read about two in three right, with STRETCHES as with one width (85 of 130
-    # on two seeds, 86 with one): 7 of these 12 (8 with one).
+    # Numbers made so read about two in three right (85 of 130 in two larger draws).
     assert lines >= 9 and right >= 7
 
 
