@@ -413,7 +413,7 @@ def test_tree_cpu_seconds_counts_the_children():
         child.wait()
 
 
-@pytest.mark.parametrize("option", ["--touching", "--pad-lines"])
+@pytest.mark.parametrize("option", ["--touching", "--pad-lines", "--pad-numbers"])
 def test_train_finder_refuses_a_negative_weight(option):
     proc = _script("train_finder.py", option, -1)
     assert proc.returncode == 2 and "weights: 0 or more" in proc.stderr
@@ -434,6 +434,26 @@ def test_train_touching_quick(tmp_path):
     assert proc.returncode == 2 and "--steps must be at least 1" in proc.stderr
     proc = _script("train_touching.py", "--scenes", -1)
     assert proc.returncode == 2 and "--scenes must be 0 or more" in proc.stderr
+
+
+def test_pad_numbers_hold_a_straight_one_beside_other_digits():
+    import cv2
+    import train_finder
+
+    X_train, _, _, _ = load_mnist(n_train=400, n_test=10, random_state=0)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        picture, which = train_finder.pad_number(X_train[rng.integers(400, size=3)], rng)
+        assert picture.shape == which.shape == (train_finder.PAD, train_finder.PAD)
+        assert which.max() in (2, 3) and set(np.unique(which)) == set(range(which.max() + 1))
+        # Each digit is its own piece of ink, drawn where its label is (digits never overlap).
+        assert (picture[which > 0] < 128).all()
+        # One of them is a straight, even line: a single mark that fills most of its box.
+        pieces = [which == k for k in range(1, which.max() + 1)]
+        lines = [cv2.connectedComponents(np.uint8(p))[0] == 2 and p.sum() >= 0.85 * cv2.minAreaRect(
+            np.argwhere(p).astype(np.float32))[1][0] * cv2.minAreaRect(np.argwhere(p).astype(np.float32))[1][1]
+            for p in pieces]
+        assert any(lines)
 
 
 def test_touching_lines_run_together_and_keep_their_digits(monkeypatch):
