@@ -449,11 +449,11 @@ def test_pad_numbers_hold_a_straight_one_beside_other_digits():
         # Each digit is its own piece of ink, drawn where its label is (digits never overlap).
         assert (picture[which > 0] < 128).all()
         # One of them is a straight, even line: a single mark that fills most of its box.
-        pieces = [which == k for k in range(1, which.max() + 1)]
-        lines = [cv2.connectedComponents(np.uint8(p))[0] == 2 and p.sum() >= 0.85 * cv2.minAreaRect(
-            np.argwhere(p).astype(np.float32))[1][0] * cv2.minAreaRect(np.argwhere(p).astype(np.float32))[1][1]
-            for p in pieces]
-        assert any(lines)
+        def is_line(piece):
+            _, (w, h), _ = cv2.minAreaRect(np.argwhere(piece).astype(np.float32))
+            return cv2.connectedComponents(np.uint8(piece))[0] == 2 and piece.sum() >= 0.85 * w * h
+
+        assert any(is_line(which == k) for k in range(1, which.max() + 1))
 
 
 def test_touching_lines_run_together_and_keep_their_digits(monkeypatch):
