@@ -16,33 +16,19 @@ Writes ``skdigits/data/finder.safetensors`` (tensors only) and
 ``finder.json``: command, revision, versions, machine, seed, data, fit
 seconds, and scores on scenes of a seed of their own.
 
-The shipped finder was made in three stages, each at the revision its record
-names (``finder.json``, and each earlier stage's record inside it as
-``initialised_from``; a stage rerun at another revision makes other scenes):
+The shipped finder was trained in one run from random weights, at the
+revision its record names (``finder.json``; a run at another revision makes
+other scenes), in 34.5 minutes on the 2-core development machine:
 
-    git checkout 4583aab && python benchmarks/train_finder.py
-    git checkout 70daf7c && python benchmarks/train_finder.py --init skdigits/data/finder.safetensors \
-        --scenes 3000 --steps 1500 --restroked 0.6 --learning-rate 1e-3
-    git checkout bc0ce7f && python benchmarks/train_finder.py --init skdigits/data/finder.safetensors \
-        --scenes 3000 --steps 1200 --restroked 0.6 --learning-rate 5e-4 --pad-lines 2.0
+    python benchmarks/train_finder.py --seed 1 --scenes 7000 --steps 5600 --restroked 0.6 \
+        --pad-lines 2.0 --pad-numbers 2.0
     python benchmarks/train_finder.py --scenes 300 --steps 50 --output /tmp/finder.safetensors   # quick check
 
-The three stages saw the whole contrast map, the pen measured on all the
-ink. The reader now shows the finder only the contrast near the rules' ink,
-the pen measured on the marks the rules take for digits (``finder_input``),
-and this script makes its scenes the same way. Two fourth stages so trained
-were not shipped: the third's recipe read the development photos no better;
-with touching digits drawn four times as often (``--seed 4 --touching 16``)
-it read more touching numbers and blanks, but lost a straight "1" drawn with
-the mouse beside a "7" on the web page's pad. Nor were two fourth stages with
-printed words beside the digits (``--seed 7 --printed 0.3``): every blank form
-answered "no digit", but a box's wall read as a "1" and long rows of touching
-digits lost their last digits (see the CHANGELOG). A finder trained in one
-run (``--scenes 7000 --steps 5600 --restroked 0.6 --pad-lines 2.0``, 25
-minutes) read the development photos as well, but lost that "1" beside a "7"
-too: the pad's scenes held one digit each. ``--pad-numbers`` draws two or
-three digits on the pad, a straight "1" among them (``pad_number``); no
-shipped finder has seen them yet.
+``--pad-lines`` draws a straight "1" alone on the pad and ``--pad-numbers``
+two or three digits on it, a straight "1" among them (``pad_number``): without
+them a "1" drawn with the mouse beside a "7" reads as a margin line. The
+finders made before it, and the recipes tried and not kept, are in the
+CHANGELOG.
 """
 
 import argparse
