@@ -440,6 +440,11 @@ def test_pad_numbers_hold_a_straight_one_beside_other_digits():
     import cv2
     import train_finder
 
+    def is_line(piece):
+        """A straight, even line: a single mark that fills most of its turned box."""
+        _, (w, h), _ = cv2.minAreaRect(np.argwhere(piece).astype(np.float32))
+        return cv2.connectedComponents(np.uint8(piece))[0] == 2 and piece.sum() >= 0.85 * w * h
+
     X_train, _, _, _ = load_mnist(n_train=400, n_test=10, random_state=0)
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -448,11 +453,7 @@ def test_pad_numbers_hold_a_straight_one_beside_other_digits():
         assert which.max() in (2, 3) and set(np.unique(which)) == set(range(which.max() + 1))
         # Each digit is its own piece of ink, drawn where its label is (digits never overlap).
         assert (picture[which > 0] < 128).all()
-        # One of them is a straight, even line: a single mark that fills most of its box.
-        def is_line(piece):
-            _, (w, h), _ = cv2.minAreaRect(np.argwhere(piece).astype(np.float32))
-            return cv2.connectedComponents(np.uint8(piece))[0] == 2 and piece.sum() >= 0.85 * w * h
-
+        # One of them is a straight "1".
         assert any(is_line(which == k) for k in range(1, which.max() + 1))
 
 
