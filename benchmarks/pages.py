@@ -151,8 +151,18 @@ def serving(runs):
 
 def startup(data):
     rows = [[name, f"{c['median_seconds']:.2f}", f"{c['median_peak_mb']:.0f}"] for name, c in data["commands"].items()]
-    return table(["command", "median seconds", "peak MB"], rows) + [
+    lines = table(["command", "median seconds", "peak MB"], rows) + [
         f"`skdigits serve` answers `/api/health` {data['serve_start']['median_seconds']:.2f} s after it starts.", ""]
+    averaging = data.get("averaging", {})
+    costs = [[runtime, f"{a['throughput_ratio']:.2f}x",
+              f"{min(a['throughput_ratio_by_round']):.2f}-{max(a['throughput_ratio_by_round']):.2f}x",
+              f"{a['one_image_ratio']:.2f}x"]
+             for runtime in ("onnx", "keras") if "throughput_ratio_by_round" in (a := averaging.get(
+                 f"{runtime}, cost of averaging", {}))]
+    if costs:
+        lines += ["Test-time averaging (five views of each image in one batch), its cost over one pass:", ""]
+        lines += table(["runtime", "throughput, median of rounds", "rounds", "one image"], costs)
+    return lines
 
 
 def bulk_read(data):

@@ -9,7 +9,8 @@ Side by side in one run, each command in a fresh process, median of
 
 Then ``skdigits serve --workers 1``: seconds from its start until
 ``/api/health`` answers. Then, in this process, images per second and the
-latency of one image with and without test-time averaging, on both runtimes.
+latency of one image with and without test-time averaging, on both runtimes
+(the two timed in turns, pass by pass).
 
     python benchmarks/startup.py --output benchmarks/results/startup.json
 """
@@ -99,40 +100,62 @@ def serve_start(repeat):
     return {"median_seconds": float(np.median(times)), "seconds": times, "stderr_of_last": err.strip()}
 
 
-def averaging_cost(X):
+def _images_per_second(model, X):
+    start = time.perf_counter()
+    model.predict_proba(X)
+    return len(X) / (time.perf_counter() - start)
+
+
+def _one_image_ms(model, X):
+    times = []
+    for i in range(200):
+        start = time.perf_counter()
+        model.predict_proba(X[i:i + 1])
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+def averaging_cost(X, rounds=7):
+    """Images per second and one image's latency with and without test-time averaging, on both runtimes.
+
+    The two settings are timed in turns, ``rounds`` times, each round's
+    second in the other order than its first: the machine's speed drifts
+    within minutes, and a ratio of two passes made seconds apart is what it
+    disturbs least. The cost is the median of the rounds' ratios.
+    """
     from skdigits.model_files._model_files import _load, pretrained_path
 
     keras_model = _load(pretrained_path(), "keras")
-    models = {"onnx": {True: _load(pretrained_path(), "onnx", tta=True), False: _load(pretrained_path(), "onnx",
-                                                                                         tta=False)},
-              "keras": {True: keras_model, False: keras_model}}
+    onnx = {tta: _load(pretrained_path(), "onnx", tta=tta) for tta in (True, False)}
+
+    def model(runtime, tta):
+        if runtime == "onnx":
+            return onnx[tta]
+        keras_model.set_params(tta=tta)
+        return keras_model
+
     rows = {}
-    for runtime, by_tta in models.items():
-        for tta, model in by_tta.items():
-            if runtime == "keras":
-                model.set_params(tta=tta)
-            model.predict_proba(X[:600])  # warm up: the first call compiles or allocates
-            passes = []
-            for _ in range(3):  # the best of three: the least disturbed by the rest of the machine
-                start = time.perf_counter()
-                model.predict_proba(X)
-                passes.append(time.perf_counter() - start)
-            per_second = len(X) / min(passes)
-            one = []
-            for i in range(200):
-                start = time.perf_counter()
-                model.predict_proba(X[i:i + 1])
-                one.append(time.perf_counter() - start)
-            rows[f"{runtime}, tta={tta}"] = {"images_per_second": per_second,
-                                             "one_image_median_ms": 1000 * float(np.median(one))}
-        keras_model.set_params(tta=True)
-        on, off = rows[f"{runtime}, tta=True"], rows[f"{runtime}, tta=False"]
+    for runtime in ("onnx", "keras"):
+        for tta in (True, False):
+            model(runtime, tta).predict_proba(X[:600])  # warm up: the first call compiles or allocates
+        rates = {True: [], False: []}
+        for r in range(rounds):
+            for tta in ((True, False) if r % 2 == 0 else (False, True)):
+                rates[tta].append(_images_per_second(model(runtime, tta), X))
+        ratios = [off / on for on, off in zip(rates[True], rates[False])]
+        one = {tta: _one_image_ms(model(runtime, tta), X) for tta in (True, False)}
+        for tta in (True, False):
+            rows[f"{runtime}, tta={tta}"] = {"images_per_second": float(np.median(rates[tta])),
+                                             "images_per_second_by_round": rates[tta],
+                                             "one_image_median_ms": one[tta]}
         rows[f"{runtime}, cost of averaging"] = {
-            "throughput_ratio": off["images_per_second"] / on["images_per_second"],
-            "one_image_ratio": on["one_image_median_ms"] / off["one_image_median_ms"]}
-        print(f"{runtime}: {on['images_per_second']:.0f} images/s with averaging, {off['images_per_second']:.0f} "
-              f"without ({rows[f'{runtime}, cost of averaging']['throughput_ratio']:.2f}x); one image "
-              f"{on['one_image_median_ms']:.2f} ms against {off['one_image_median_ms']:.2f} ms", flush=True)
+            "throughput_ratio": float(np.median(ratios)), "throughput_ratio_by_round": ratios,
+            "one_image_ratio": one[True] / one[False]}
+        print(f"{runtime}: averaging costs {np.median(ratios):.2f}x in throughput (median of {rounds} rounds, "
+              f"{min(ratios):.2f}-{max(ratios):.2f}x); {np.median(rates[True]):.0f} against "
+              f"{np.median(rates[False]):.0f} images/s; one image {one[True]:.2f} ms against {one[False]:.2f} ms",
+              flush=True)
+    keras_model.set_params(tta=True)
     return rows
 
 

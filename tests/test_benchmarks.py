@@ -391,6 +391,11 @@ def test_startup_quick(tmp_path):
     assert commands["skdigits predict (onnx)"]["median_peak_mb"] < commands["import tensorflow"]["median_peak_mb"]
     assert result["serve_start"]["stderr_of_last"] == ""
     assert {"onnx, tta=True", "onnx, tta=False", "keras, cost of averaging"} <= set(result["averaging"])
+    # Five views of each image are five passes' work: never cheaper than one pass, in every round.
+    for runtime in ("onnx", "keras"):
+        cost = result["averaging"][f"{runtime}, cost of averaging"]
+        assert len(cost["throughput_ratio_by_round"]) == 7 and min(cost["throughput_ratio_by_round"]) > 1
+        assert cost["throughput_ratio"] == pytest.approx(np.median(cost["throughput_ratio_by_round"]))
     assert "x the TensorFlow import" in printed
 
 
