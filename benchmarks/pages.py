@@ -35,6 +35,11 @@ DESCRIPTIONS = {
     "serve_hostile.json": "The load run with one client sending a hostile picture in a loop",
     "serve_hostile_all.json": "The load run with one client for each of seven hostile kinds at once",
     "startup.json": "Start-up time and memory of `skdigits predict` and `serve`, against importing TensorFlow",
+    "startup_avx2.json": "The same on the AVX2 kind of development machine",
+    "serve_load_avx2.json": "`serve_load.json`'s run on the AVX2 kind",
+    "serve_load_rules_avx2.json": "`serve_load_rules.json`'s run on the AVX2 kind, right after it",
+    "serve_overload_avx2.json": "`serve_overload.json`'s run on the AVX2 kind",
+    "photos_timing_avx2.json": "`photos_timing.json`'s run on the AVX2 kind",
     "theory.json": "The report's theory: activations, costs and optimizers, one at a time, 3 seeds",
 }
 
@@ -106,20 +111,26 @@ def theory(data):
                   "first epoch at 98% val"], rows)
 
 
-def photos(finder, rules, timing):
+def timing_line(timing):
+    """The preprocessing times of one ``photos.py`` timing run, with the kind of machine it ran on."""
+    jpeg, pad = timing["large_jpeg"], timing["pad_drawing"]
+    return (f"On the {timing['machine']['kind']} kind: a {jpeg['megapixels']:.0f}-megapixel JPEG "
+            f"{jpeg['preprocess_ms_median']:.1f} ms with the finder, {jpeg['rules_only_ms_median']:.1f} ms without; "
+            f"a {pad['side']}x{pad['side']} pad drawing {pad['preprocess_ms_median']:.1f} and "
+            f"{pad['rules_only_ms_median']:.1f} ms.")
+
+
+def photos(finder, rules, timings):
     keys = ("single_accuracy", "number_accuracy", "blank_no_digit_number", "single_refused")
     rows = []
     for name, row in finder["conditions"].items():
         old = rules["conditions"].get(name, {})
         rows.append([name] + [f"{pct(row.get(k))} ({pct(old.get(k))})" for k in keys])
-    jpeg, pad = timing["large_jpeg"], timing["pad_drawing"]
     return table(["condition", "single digits", "numbers", "blanks answered 'no digit'", "singles refused"],
                  rows) + [
         "With the learned finder; in brackets, the same photos read with the rules alone.", "",
-        f"Preprocessing, timed side by side: a {jpeg['megapixels']:.0f}-megapixel JPEG "
-        f"{jpeg['preprocess_ms_median']:.1f} ms with the finder, {jpeg['rules_only_ms_median']:.1f} ms without; "
-        f"a {pad['side']}x{pad['side']} pad drawing {pad['preprocess_ms_median']:.1f} and "
-        f"{pad['rules_only_ms_median']:.1f} ms.", ""]
+        "Preprocessing, median of one thread, with the finder and without timed side by side in each run:", ""] + [
+        f"- {timing_line(timing)}" for timing in timings] + [""]
 
 
 def photos_other(rules, finder):
@@ -214,7 +225,8 @@ def pages(folder=RESULTS):
                    + ["![training curves](theory.png)", ""], ["theory.png"]),
         "photos": ("Reading photos",
                    section("Generated photos", "photos.json",
-                           photos(r["photos.json"], r["photos_rules.json"], r["photos_timing.json"]))
+                           photos(r["photos.json"], r["photos_rules.json"],
+                                  [r["photos_timing.json"], r["photos_timing_avx2.json"]]))
                    + ["![photos read and misread](photos.png)", ""]
                    + section("Photos made differently (never trained on)", "photos_other.json",
                              photos_other(r["photos_other.json"], r["photos_other_learned.json"])),
@@ -222,6 +234,12 @@ def pages(folder=RESULTS):
         "serving": ("Start-up, serving and bulk reading",
                     section("Start-up", "startup.json", startup)
                     + section("The server under load", "serve_load.json", serving(serve_runs))
+                    + section("Start-up on the AVX2 kind", "startup_avx2.json", startup)
+                    + section("The server under load on the AVX2 kind", "serve_load_avx2.json", serving([
+                        (label, r[name]) for label, name in (
+                            ("normal load", "serve_load_avx2.json"),
+                            ("normal load, rules alone", "serve_load_rules_avx2.json"),
+                            ("overload", "serve_overload_avx2.json"))]))
                     + section("Reading a folder", "bulk_read.json", bulk_read)
                     + section("Hostile input", "hostile_inputs.json", hostile),
                     []),
