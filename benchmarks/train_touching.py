@@ -138,17 +138,8 @@ def example(index, seed, digits, labels):
             return padded, labels[chosen]
 
 
-# Surfaces of the scenes (``--scenes``), drawn first for each photo: touching digits most.
+# Surfaces of the scenes (``--scenes``): touching digits most, the others where marks can hold two digits too.
 SCENE_KINDS = ("touching", "touching", "touching", "marker", "note", "whiteboard", "boxes", "pencil", "chalk")
-# The kinds whose photos are made and read. The others space their digits apart, so no mark of
-# theirs holds two (none of 8,000 such photos at the shipped seed gave a strip): they are drawn,
-# so that each index keeps its photo, but not made.
-READ_KINDS = ("touching",)
-
-
-def scene_kind(index, seed):
-    """The surface of scene ``index``: the first draw of its generator, as ``scene_strips`` makes it."""
-    return SCENE_KINDS[np.random.default_rng([seed, index]).integers(len(SCENE_KINDS))]
 
 
 def scene_strips(index, seed, digits, labels):
@@ -199,14 +190,10 @@ def _init(digits, labels):
 
 
 def make_set(count, seed, digits, labels, jobs, scenes=0):
-    """``count`` lines and the strips of ``scenes`` photos: strips (n, STRIP_HEIGHT, WIDTH) uint8, targets (n, 9).
-
-    Of the ``scenes`` photos drawn, only those of ``READ_KINDS`` are made and read.
-    """
-    read = [(i, seed) for i in range(scenes) if scene_kind(i, seed) in READ_KINDS]
+    """``count`` lines and the strips of ``scenes`` photos: strips (n, STRIP_HEIGHT, WIDTH) uint8, targets (n, 9)."""
     with multiprocessing.Pool(jobs, initializer=_init, initargs=(digits, labels)) as pool:
         made = pool.map(_work, [(i, seed) for i in range(count)], chunksize=256)
-        for strips in pool.map(_scene_work, read, chunksize=16):
+        for strips in pool.map(_scene_work, [(i, seed) for i in range(scenes)], chunksize=16):
             made.extend(strips)
     count = len(made)
     strips = np.stack([s for s, _ in made]) if made else np.zeros((0, STRIP_HEIGHT, WIDTH), np.uint8)
@@ -305,8 +292,6 @@ def main(argv=None):
                  "digits": "MNIST training images", "lengths": (LENGTHS / LENGTHS.sum()).round(4).tolist(),
                  "slid_until_touching": SLID, "strip": [STRIP_HEIGHT, WIDTH], "frame": FRAME,
                  "scenes": args.scenes, "scene_kinds": list(SCENE_KINDS) if args.scenes else [],
-                 "scene_kinds_read": list(READ_KINDS) if args.scenes else [],
-                 "scenes_read": sum(scene_kind(i, args.seed) in READ_KINDS for i in range(args.scenes)),
                  "strips_from_scenes": len(train[0]) - args.lines,
                  "seconds_to_make": round(made, 1)},
         "training": {"steps": args.steps, "batch": args.batch, "learning_rate": args.learning_rate,
