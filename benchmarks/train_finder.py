@@ -18,7 +18,8 @@ seconds, and scores on scenes of a seed of their own.
 
 The shipped finder was trained in one run from random weights, at the
 revision its record names (``finder.json``; a run at another revision makes
-other scenes), in 34.5 minutes on the 2-core development machine:
+other scenes), in 34.5 minutes on the 2-core development machine of the AVX-512 kind (its steps
+take about three times as long on the AVX2 kind):
 
     python benchmarks/train_finder.py --seed 1 --scenes 7000 --steps 5600 --restroked 0.6 \
         --pad-lines 2.0 --pad-numbers 2.0

@@ -22,7 +22,8 @@ photos included.
 The shipped network was trained in one run from random weights, at the
 revision its record names (``touching.json``; the strips from scenes are cut
 with the finder shipped at that revision), in 26.3 minutes on the 2-core
-development machine:
+development machine of the AVX-512 kind (its steps take about six times as long
+on the AVX2 kind):
 
     python benchmarks/train_touching.py --seed 2 --lines 80000 --scenes 12000 --steps 6000
     python benchmarks/train_touching.py --lines 2000 --steps 30 --output /tmp/touching.safetensors   # quick check

@@ -235,10 +235,14 @@ def predict_averaged(model, X, image_shape, shifts=TTA_SHIFTS, batch_size=None):
     parts = []
     for start in range(0, len(X), batch_size):
         chunk = X[start:start + batch_size]
-        padded = _padded(chunk, batch_size)
-        proba = np.asarray(model.predict_on_batch(shifted_views(padded, image_shape, shifts)))
+        proba = _forward(model, shifted_views(_padded(chunk, batch_size), image_shape, shifts))
         parts.append(proba.reshape(len(shifts) + 1, batch_size, -1).mean(axis=0)[:len(chunk)])
     return np.concatenate(parts)
+
+
+def _forward(model, rows):
+    """The network's outputs on ``rows``, run with ``SPARE_ROWS`` copies of the first row after them."""
+    return np.asarray(model.predict_on_batch(np.concatenate([rows] + [rows[:1]] * SPARE_ROWS)))[:len(rows)]
 
 
 def _padded(chunk, rows):
@@ -252,6 +256,10 @@ def _padded(chunk, rows):
 # this many, because TensorFlow's kernels order their sums by a batch's size, and an
 # image's probabilities must not depend on the other images predicted with it.
 PREDICT_BATCH = 16
+# Rows added after every pass's images and never returned: on AVX2 machines the kernels
+# sum a batch's last rows in another order, so no image may sit there (with one spare
+# row, the last two images of an averaged chunk still read apart; with two, none did).
+SPARE_ROWS = 2
 
 
 def predict_in_batches(model, X, batch_size=PREDICT_BATCH):
@@ -267,5 +275,5 @@ def predict_in_batches(model, X, batch_size=PREDICT_BATCH):
     chunks = []
     for start in range(0, len(X), batch_size):
         chunk = X[start:start + batch_size]
-        chunks.append(np.asarray(model.predict_on_batch(_padded(chunk, batch_size)))[:len(chunk)])
+        chunks.append(_forward(model, _padded(chunk, batch_size))[:len(chunk)])
     return np.concatenate(chunks)
