@@ -35,7 +35,7 @@ DESCRIPTIONS = {
     "serve_hostile.json": "The load run with one client sending a hostile picture in a loop",
     "serve_hostile_all.json": "The load run with one client for each of seven hostile kinds at once",
     "startup.json": "Start-up time and memory of `skdigits predict` and `serve`, against importing TensorFlow",
-    "startup_avx2.json": "The same on the AVX2 kind of development machine",
+    "startup_avx2.json": "`startup.json`'s run on the AVX2 kind",
     "serve_load_avx2.json": "`serve_load.json`'s run on the AVX2 kind",
     "serve_load_rules_avx2.json": "`serve_load_rules.json`'s run on the AVX2 kind, right after it",
     "serve_overload_avx2.json": "`serve_overload.json`'s run on the AVX2 kind",
@@ -164,12 +164,13 @@ def startup(data):
     rows = [[name, f"{c['median_seconds']:.2f}", f"{c['median_peak_mb']:.0f}"] for name, c in data["commands"].items()]
     lines = table(["command", "median seconds", "peak MB"], rows) + [
         f"`skdigits serve` answers `/api/health` {data['serve_start']['median_seconds']:.2f} s after it starts.", ""]
-    averaging = data.get("averaging", {})
-    costs = [[runtime, f"{a['throughput_ratio']:.2f}x",
-              f"{min(a['throughput_ratio_by_round']):.2f}-{max(a['throughput_ratio_by_round']):.2f}x",
-              f"{a['one_image_ratio']:.2f}x"]
-             for runtime in ("onnx", "keras") if "throughput_ratio_by_round" in (a := averaging.get(
-                 f"{runtime}, cost of averaging", {}))]
+    costs = []
+    for runtime in ("onnx", "keras"):
+        cost = data.get("averaging", {}).get(f"{runtime}, cost of averaging", {})
+        if "throughput_ratio_by_round" in cost:  # timed in rounds; older files hold one ratio only
+            rounds = cost["throughput_ratio_by_round"]
+            costs.append([runtime, f"{cost['throughput_ratio']:.2f}x", f"{min(rounds):.2f}-{max(rounds):.2f}x",
+                          f"{cost['one_image_ratio']:.2f}x"])
     if costs:
         lines += ["Test-time averaging (five views of each image in one batch), its cost over one pass:", ""]
         lines += table(["runtime", "throughput, median of rounds", "rounds", "one image"], costs)
@@ -207,11 +208,15 @@ def pages(folder=RESULTS):
         """A section on the result in ``name``: its provenance, then ``body`` (lines, or a renderer of it)."""
         return [f"## {title}", ""] + provenance(r[name]) + (body(r[name]) if callable(body) else body)
 
-    serve_runs = [(label, r[name]) for label, name in (
+    def runs(*labelled):
+        """(label, result) of each (label, results file name)."""
+        return [(label, r[name]) for label, name in labelled]
+
+    serve_runs = runs(
         ("normal load", "serve_load.json"), ("normal load, rules alone", "serve_load_rules.json"),
         ("one worker", "serve_load_1worker.json"),
         ("overload", "serve_overload.json"), ("one hostile client", "serve_hostile.json"),
-        ("seven hostile clients", "serve_hostile_all.json"))]
+        ("seven hostile clients", "serve_hostile_all.json"))
     return {
         "estimator": ("The estimator on MNIST",
                       section("The default recipe on full MNIST", "accuracy.json", accuracy)
@@ -235,11 +240,10 @@ def pages(folder=RESULTS):
                     section("Start-up", "startup.json", startup)
                     + section("The server under load", "serve_load.json", serving(serve_runs))
                     + section("Start-up on the AVX2 kind", "startup_avx2.json", startup)
-                    + section("The server under load on the AVX2 kind", "serve_load_avx2.json", serving([
-                        (label, r[name]) for label, name in (
-                            ("normal load", "serve_load_avx2.json"),
-                            ("normal load, rules alone", "serve_load_rules_avx2.json"),
-                            ("overload", "serve_overload_avx2.json"))]))
+                    + section("The server under load on the AVX2 kind", "serve_load_avx2.json", serving(runs(
+                        ("normal load", "serve_load_avx2.json"),
+                        ("normal load, rules alone", "serve_load_rules_avx2.json"),
+                        ("overload", "serve_overload_avx2.json"))))
                     + section("Reading a folder", "bulk_read.json", bulk_read)
                     + section("Hostile input", "hostile_inputs.json", hostile),
                     []),
