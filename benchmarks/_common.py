@@ -38,6 +38,15 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def cpu_mhz():
+    """The clock /proc/cpuinfo gives (None where it gives none): machines of one kind differ by it."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next((round(float(line.split(":", 1)[1])) for line in fh if line.startswith("cpu MHz")), None)
+    except (OSError, ValueError):
+        return None
+
+
 def machine_kind():
     """"AVX-512" or "AVX2": the two kinds of development machine, whose timings differ by up to 2x."""
     try:
@@ -46,6 +55,17 @@ def machine_kind():
     except OSError:
         return "unknown"
     return "AVX-512" if "avx512f" in flags.split() else "AVX2" if "avx2" in flags.split() else "other"
+
+
+def use_onednn():
+    """Have TensorFlow run its oneDNN kernels on either kind of machine; call it before TensorFlow is imported.
+
+    TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI or newer
+    instructions: on the AVX2 kind it runs Eigen's kernels, and the networks'
+    training steps took about twice as long (the CHANGELOG has the measurements).
+    ``TF_ENABLE_ONEDNN_OPTS`` set by the user is left as it is.
+    """
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def git_revision():
@@ -83,9 +103,12 @@ def environment():
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
         },
+        # Which kernels TensorFlow ran (None: its own choice, by the CPU; see use_onednn).
+        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "machine": {
             "cpu": cpu_model(),
             "kind": machine_kind(),
+            "cpu_mhz": cpu_mhz(),
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
             "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
@@ -281,6 +304,8 @@ def save_tensors(tensors, path, name):
 
     from skdigits.model_files._checks import tensors_sha256
 
+    # Made as write_json makes its folder: an hour of training is not lost to a missing one.
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     save_file(tensors, path, metadata={"skdigits": name})
     os.chmod(path, 0o644)  # package data, readable by all (safetensors writes 0600)
     return tensors_sha256(tensors)

@@ -40,6 +40,7 @@ DESCRIPTIONS = {
     "serve_load_rules_avx2.json": "`serve_load_rules.json`'s run on the AVX2 kind, right after it",
     "serve_overload_avx2.json": "`serve_overload.json`'s run on the AVX2 kind",
     "photos_timing_avx2.json": "`photos_timing.json`'s run on the AVX2 kind",
+    "training_kernels.json": "Seconds per training step of the reader's networks with oneDNN's kernels and with Eigen's",
     "theory.json": "The report's theory: activations, costs and optimizers, one at a time, 3 seeds",
 }
 
@@ -140,6 +141,21 @@ def photos_other(rules, finder):
     return table(["reader", "single digits (n)", "numbers (n)"], rows)
 
 
+def training_kernels(data):
+    """Seconds a step per network and setting, and each setting's time over oneDNN's."""
+    names = {"tensorflow_default": "TensorFlow's own choice", "onednn": "oneDNN",
+             "onednn_avx2": "oneDNN, AVX2 instructions only", "eigen": "Eigen"}
+    rows = []
+    for network, result in data["networks"].items():
+        for name, run in result["runs"].items():
+            ratio = f"{run['to_onednn']:.2f}x" if "to_onednn" in run else "-"
+            rows.append([network, names.get(name, name), f"{run['seconds_per_step']:.3f}", ratio])
+    choice = "oneDNN" if data["tensorflow_default_onednn"] else "Eigen"
+    return table(["network", "kernels", "seconds a step", "over oneDNN"], rows) + [
+        f"TensorFlow's own choice on this machine: {choice}. The training scripts turn oneDNN on "
+        f"(`TF_ENABLE_ONEDNN_OPTS=1`) on either kind; {data['steps']} steps of each recipe, data made small.", ""]
+
+
 def serving(runs):
     """One row per run; a run with hostile clients also gives its normal clients' run beside them."""
     rows = []
@@ -234,7 +250,9 @@ def pages(folder=RESULTS):
                                   [r["photos_timing.json"], r["photos_timing_avx2.json"]]))
                    + ["![photos read and misread](photos.png)", ""]
                    + section("Photos made differently (never trained on)", "photos_other.json",
-                             photos_other(r["photos_other.json"], r["photos_other_learned.json"])),
+                             photos_other(r["photos_other.json"], r["photos_other_learned.json"]))
+                   + section("Training the reader's networks: TensorFlow's kernels", "training_kernels.json",
+                             training_kernels),
                    ["photos.png"]),
         "serving": ("Start-up, serving and bulk reading",
                     section("Start-up", "startup.json", startup)

@@ -32,7 +32,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, photo_digits, scene_digits, timed, write_json  # noqa: E402
+from _common import environment, photo_digits, scene_digits, timed, use_onednn, write_json  # noqa: E402
+
+use_onednn()
 
 from skdigits import CNNDigitClassifier, load_mnist, load_model, save_model  # noqa: E402
 from skdigits.model_files._checks import FORMAT_VERSION, tensors_sha256  # noqa: E402

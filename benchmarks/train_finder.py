@@ -18,8 +18,10 @@ seconds, and scores on scenes of a seed of their own.
 
 The shipped finder was trained in one run from random weights, at the
 revision its record names (``finder.json``; a run at another revision makes
-other scenes), in 34.5 minutes on the 2-core development machine of the AVX-512 kind (its steps
-take about three times as long on the AVX2 kind):
+other scenes), in 34.5 minutes on the 2-core development machine of the AVX-512 kind. On the
+AVX2 kind TensorFlow runs Eigen's kernels unless told otherwise, and the steps took about three
+times as long; the script now turns oneDNN's on (``_common.use_onednn``; the steps' time with each
+is in ``benchmarks/results/training_kernels.json``):
 
     python benchmarks/train_finder.py --seed 1 --scenes 7000 --steps 5600 --restroked 0.6 \
         --pad-lines 2.0 --pad-numbers 2.0
@@ -44,8 +46,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
-    CONDITIONS, PAD, SURFACES, environment, make_photo, print_words, save_tensors, start_network, warm_cosine,
-    write_json)
+    CONDITIONS, PAD, SURFACES, environment, make_photo, print_words, save_tensors, start_network, use_onednn,
+    warm_cosine, write_json)
+
+use_onednn()
 
 from skdigits import load_mnist  # noqa: E402
 from skdigits.reader._finder import finder_input  # noqa: E402

@@ -22,8 +22,10 @@ photos included.
 The shipped network was trained in one run from random weights, at the
 revision its record names (``touching.json``; the strips from scenes are cut
 with the finder shipped at that revision), in 26.3 minutes on the 2-core
-development machine of the AVX-512 kind (its steps take about six times as long
-on the AVX2 kind):
+development machine of the AVX-512 kind. On the AVX2 kind TensorFlow runs
+Eigen's kernels unless told otherwise, and the steps took about six times as
+long; the script now turns oneDNN's on (``_common.use_onednn``; the steps'
+time with each is in ``benchmarks/results/training_kernels.json``):
 
     python benchmarks/train_touching.py --seed 2 --lines 80000 --scenes 12000 --steps 6000
     python benchmarks/train_touching.py --lines 2000 --steps 30 --output /tmp/touching.safetensors   # quick check
@@ -42,7 +44,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import environment, make_photo, save_tensors, start_network, warm_cosine, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    environment, make_photo, save_tensors, start_network, use_onednn, warm_cosine, write_json)
+
+use_onednn()
 
 from skdigits import load_mnist  # noqa: E402
 from skdigits.reader._finder import centres_in_marks, locate  # noqa: E402

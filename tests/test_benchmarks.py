@@ -427,9 +427,11 @@ def test_train_finder_refuses_a_negative_weight(option):
 def test_train_touching_quick(tmp_path):
     from skdigits.reader._touching import expected_shapes, read_touching_tensors
 
-    out = tmp_path / "touching.safetensors"
+    out = tmp_path / "new folder" / "touching.safetensors"  # made by the script, not lost at the end
     _run("train_touching.py", "--lines", 300, "--validation", 60, "--steps", 4, "--scenes", 12, "--output", out)
-    record = json.loads((tmp_path / "touching.json").read_text())
+    record = json.loads((tmp_path / "new folder" / "touching.json").read_text())
+    # oneDNN's kernels on either kind of machine, unless the user chose.
+    assert record["tf_enable_onednn_opts"] == os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")
     assert record["data"]["digits"] == "MNIST training images" and record["training"]["steps"] == 4
     assert record["data"]["scenes"] == 12 and record["data"]["strips_from_scenes"] >= 0
     assert record["validation"]["lines"] == 60 and 0 <= record["validation"]["lines_read"] <= 1
@@ -439,6 +441,20 @@ def test_train_touching_quick(tmp_path):
     assert proc.returncode == 2 and "--steps must be at least 1" in proc.stderr
     proc = _script("train_touching.py", "--scenes", -1)
     assert proc.returncode == 2 and "--scenes must be 0 or more" in proc.stderr
+
+
+def test_training_kernels_quick(tmp_path):
+    out = tmp_path / "kernels.json"
+    _run("training_kernels.py", "--networks", "line reader", "--settings", "onednn", "eigen", "--steps", 2,
+         "--output", out)
+    result = json.loads(out.read_text())
+    runs = result["networks"]["line reader"]["runs"]
+    assert set(runs) == {"onednn", "eigen"} and runs["onednn"]["to_onednn"] == 1.0
+    assert all(run["fit_seconds"] > 0 and run["seconds_per_step"] == run["fit_seconds"] / 2 for run in runs.values())
+    assert result["settings"]["eigen"] == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert isinstance(result["tensorflow_default_onednn"], bool)
+    proc = _script("training_kernels.py", "--steps", 0)
+    assert proc.returncode == 2 and "--steps must be at least 1" in proc.stderr
 
 
 def test_pad_numbers_hold_a_straight_one_beside_other_digits():
