@@ -40,6 +40,8 @@ DESCRIPTIONS = {
     "serve_load_rules_avx2.json": "`serve_load_rules.json`'s run on the AVX2 kind, right after it",
     "serve_overload_avx2.json": "`serve_overload.json`'s run on the AVX2 kind",
     "photos_timing_avx2.json": "`photos_timing.json`'s run on the AVX2 kind",
+    "serve_load_avx512_2600mhz.json": "`serve_load.json`'s run on a second AVX-512 machine, at 2.6 GHz",
+    "serve_load_rules_avx512_2600mhz.json": "`serve_load_rules.json`'s run on that machine, right after it",
     "training_kernels.json": "Seconds per training step of the reader's networks with oneDNN's kernels and with Eigen's",
     "theory.json": "The report's theory: activations, costs and optimizers, one at a time, 3 seeds",
 }
@@ -64,6 +66,8 @@ def provenance(data):
     """Where a result came from: its command, revision, date and machine."""
     machine = data.get("machine", {})
     kind = machine.get("kind", "kind not recorded")
+    if machine.get("cpu_mhz"):
+        kind += f", {machine['cpu_mhz'] / 1000:.1f} GHz"
     return [f"Reproduce: `{data['command']}`  ", f"Revision {data['git_revision'][:10]}, {data['timestamp'][:10]}, "
             f"{machine.get('cpu', '?')} ({kind}, {machine.get('cpu_count', '?')} cores); seed "
             f"{data.get('seed', data.get('seeds', '-'))}.", ""]
@@ -151,9 +155,17 @@ def training_kernels(data):
             ratio = f"{run['to_onednn']:.2f}x" if "to_onednn" in run else "-"
             rows.append([network, names.get(name, name), f"{run['seconds_per_step']:.3f}", ratio])
     choice = "oneDNN" if data["tensorflow_default_onednn"] else "Eigen"
-    return table(["network", "kernels", "seconds a step", "over oneDNN"], rows) + [
+    lines = table(["network", "kernels", "seconds a step", "over oneDNN"], rows) + [
         f"TensorFlow's own choice on this machine: {choice}. The training scripts turn oneDNN on "
-        f"(`TF_ENABLE_ONEDNN_OPTS=1`) on either kind; {data['steps']} steps of each recipe, data made small.", ""]
+        f"(`TF_ENABLE_ONEDNN_OPTS=1`) on either kind; {data['steps']} steps of each recipe, data made small."]
+    if data["tensorflow_default_onednn"]:
+        # Its own choice is then oneDNN: two runs of one setting, whose difference is the run-to-run noise.
+        noise = [abs(result["runs"]["tensorflow_default"]["to_onednn"] - 1) for result in data["networks"].values()
+                 if {"tensorflow_default", "onednn"} <= set(result["runs"])]
+        if noise:
+            lines[-1] += (f" Its rows and oneDNN's are the same setting run twice: they differ by up to "
+                          f"{100 * max(noise):.0f}%, the noise of one run.")
+    return lines + [""]
 
 
 def serving(runs):
@@ -257,6 +269,9 @@ def pages(folder=RESULTS):
         "serving": ("Start-up, serving and bulk reading",
                     section("Start-up", "startup.json", startup)
                     + section("The server under load", "serve_load.json", serving(serve_runs))
+                    + section("The server under load on a second AVX-512 machine", "serve_load_avx512_2600mhz.json",
+                              serving(runs(("normal load", "serve_load_avx512_2600mhz.json"),
+                                           ("normal load, rules alone", "serve_load_rules_avx512_2600mhz.json"))))
                     + section("Start-up on the AVX2 kind", "startup_avx2.json", startup)
                     + section("The server under load on the AVX2 kind", "serve_load_avx2.json", serving(runs(
                         ("normal load", "serve_load_avx2.json"),

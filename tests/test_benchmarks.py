@@ -443,20 +443,42 @@ def test_train_touching_quick(tmp_path):
     assert proc.returncode == 2 and "--scenes must be 0 or more" in proc.stderr
 
 
-def test_training_kernels_quick(tmp_path):
-    from training_kernels import SETTINGS
+def test_training_kernels_runs_each_setting_and_compares_it_with_onednn(tmp_path, monkeypatch):
+    """The orchestration alone (each run is ``train_*.py``, tested above): the settings each script
+    runs under, and the ratios. A real run trains eight networks for minutes."""
+    import training_kernels
 
+    calls, real_run = [], subprocess.run
+
+    def fake_run(command, **options):
+        if command[0] != sys.executable:
+            return real_run(command, **options)  # git, for the results' provenance
+        env = options["env"]
+        calls.append((os.path.basename(command[1]), env.get("TF_ENABLE_ONEDNN_OPTS"), env.get("ONEDNN_MAX_CPU_ISA")))
+        steps = int(command[command.index("--steps") + 1])
+        fit = {"1": 10.0, "0": 25.0}[env["TF_ENABLE_ONEDNN_OPTS"]] * (1.5 if env.get("ONEDNN_MAX_CPU_ISA") else 1)
+        folder = os.path.dirname(command[command.index("--output") + 1])
+        with open(os.path.join(folder, "network.json"), "w") as fh:
+            json.dump({"training": {"fit_seconds": fit * steps / 10, "final_loss": 1.0}}, fh)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")  # the user's own: not passed on unasked
+    monkeypatch.setattr(training_kernels, "tensorflow_default", lambda: "0")
+    monkeypatch.setattr(training_kernels.subprocess, "run", fake_run)
     out = tmp_path / "kernels.json"
-    _run("training_kernels.py", "--networks", "line reader", "--settings", "eigen", "--steps", 2, "--output", out)
+    assert training_kernels.main(["--steps", "10", "--networks", "finder", "--output", str(out)]) == 0
     result = json.loads(out.read_text())
-    run = result["networks"]["line reader"]["runs"]["eigen"]
-    assert run["fit_seconds"] > 0 and run["seconds_per_step"] == run["fit_seconds"] / 2
-    assert "to_onednn" not in run  # oneDNN's run, the reference, was not asked for
-    assert result["settings"] == {"eigen": {"TF_ENABLE_ONEDNN_OPTS": "0"}}
-    assert isinstance(result["tensorflow_default_onednn"], bool)
-    assert SETTINGS["onednn_avx2"] == {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-    proc = _script("training_kernels.py", "--steps", 0)
-    assert proc.returncode == 2 and "--steps must be at least 1" in proc.stderr
+    assert calls == [("train_finder.py", "0", None), ("train_finder.py", "1", None),
+                     ("train_finder.py", "1", "AVX2"), ("train_finder.py", "0", None)]
+    runs = result["networks"]["finder"]["runs"]
+    assert {name: run["to_onednn"] for name, run in runs.items()} == {
+        "tensorflow_default": 2.5, "onednn": 1.0, "onednn_avx2": 1.5, "eigen": 2.5}
+    assert runs["eigen"]["seconds_per_step"] == 2.5 and result["tensorflow_default_onednn"] is False
+    import pages
+
+    assert any(line.startswith("| finder | Eigen | 2.500 | 2.50x |") for line in pages.training_kernels(result))
+    with pytest.raises(SystemExit):
+        training_kernels.main(["--steps", "0"])
 
 
 def test_pad_numbers_hold_a_straight_one_beside_other_digits():
