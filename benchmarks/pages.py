@@ -42,7 +42,7 @@ DESCRIPTIONS = {
     "photos_timing_avx2.json": "`photos_timing.json`'s run on the AVX2 kind",
     "serve_load_avx512_2600mhz.json": "`serve_load.json`'s run on a second AVX-512 machine, at 2.6 GHz",
     "serve_load_rules_avx512_2600mhz.json": "`serve_load_rules.json`'s run on that machine, right after it",
-    "training_kernels.json": "Seconds per training step of the reader's networks with oneDNN's kernels and with Eigen's",
+    "training_kernels.json": "Seconds per training step of the reader's networks with oneDNN's kernels and Eigen's",
     "theory.json": "The report's theory: activations, costs and optimizers, one at a time, 3 seeds",
 }
 
@@ -146,26 +146,22 @@ def photos_other(rules, finder):
 
 
 def training_kernels(data):
-    """Seconds a step per network and setting, and each setting's time over oneDNN's."""
-    names = {"tensorflow_default": "TensorFlow's own choice", "onednn": "oneDNN",
-             "onednn_avx2": "oneDNN, AVX2 instructions only", "eigen": "Eigen"}
+    """Seconds a step per network and setting, and each setting's time over oneDNN's (median of the rounds)."""
+    names = {"onednn": "oneDNN", "onednn_avx2": "oneDNN, AVX2 instructions only", "eigen": "Eigen"}
     rows = []
     for network, result in data["networks"].items():
         for name, run in result["runs"].items():
-            ratio = f"{run['to_onednn']:.2f}x" if "to_onednn" in run else "-"
+            ratio = "-"
+            if "to_onednn" in run:
+                by_round = run["to_onednn_by_round"]
+                ratio = f"{run['to_onednn']:.2f}x ({min(by_round):.2f}-{max(by_round):.2f}x)"
             rows.append([network, names.get(name, name), f"{run['seconds_per_step']:.3f}", ratio])
     choice = "oneDNN" if data["tensorflow_default_onednn"] else "Eigen"
-    lines = table(["network", "kernels", "seconds a step", "over oneDNN"], rows) + [
-        f"TensorFlow's own choice on this machine: {choice}. The training scripts turn oneDNN on "
-        f"(`TF_ENABLE_ONEDNN_OPTS=1`) on either kind; {data['steps']} steps of each recipe, data made small."]
-    if data["tensorflow_default_onednn"]:
-        # Its own choice is then oneDNN: two runs of one setting, whose difference is the run-to-run noise.
-        noise = [abs(result["runs"]["tensorflow_default"]["to_onednn"] - 1) for result in data["networks"].values()
-                 if {"tensorflow_default", "onednn"} <= set(result["runs"])]
-        if noise:
-            lines[-1] += (f" Its rows and oneDNN's are the same setting run twice: they differ by up to "
-                          f"{100 * max(noise):.0f}%, the noise of one run.")
-    return lines + [""]
+    return table(["network", "kernels", "seconds a step, median", "over oneDNN, median of rounds (range)"],
+                 rows) + [
+        f"TensorFlow's own choice on this machine: {choice}; the training scripts turn oneDNN on "
+        f"(`TF_ENABLE_ONEDNN_OPTS=1`) on either kind. {data['steps']} steps of each recipe, data made small, "
+        f"the settings taking turns in {data['rounds']} rounds.", ""]
 
 
 def serving(runs):

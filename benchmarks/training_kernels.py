@@ -5,12 +5,16 @@ or newer instructions; elsewhere (the AVX2 kind of development machine) it
 runs Eigen's. The training scripts turn oneDNN on (``_common.use_onednn``).
 This times a short run of ``train_touching.py`` and ``train_finder.py``
 (the same recipes, a few steps, on a few lines and scenes) under each
-setting, one after the other in one run:
+setting:
 
-- ``tensorflow_default``: what TensorFlow picks by itself on this machine
-  (set explicitly, since the scripts would otherwise turn oneDNN on);
 - ``onednn``: oneDNN on; ``onednn_avx2``: on, limited to AVX2 instructions
   (``ONEDNN_MAX_CPU_ISA=AVX2``), as on the AVX2 kind; ``eigen``: oneDNN off.
+
+TensorFlow's own choice on the machine is recorded; it is one of the first
+and the last. The settings take turns, in ``--rounds`` rounds (the order
+reversed every other round), and each one's time over oneDNN's is the
+median of the rounds' ratios: one run of a setting can differ from the next
+by a quarter on a busy machine.
 
     python benchmarks/training_kernels.py --output benchmarks/results/training_kernels.json
 """
@@ -21,6 +25,8 @@ import os
 import subprocess
 import sys
 import tempfile
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,7 +39,6 @@ NETWORKS = {
     "finder": ("train_finder.py", ["--seed", "1", "--scenes", "200", "--validation", "40"]),
 }
 SETTINGS = {
-    "tensorflow_default": {},
     "onednn": {"TF_ENABLE_ONEDNN_OPTS": "1"},
     "onednn_avx2": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
     "eigen": {"TF_ENABLE_ONEDNN_OPTS": "0"},
@@ -65,29 +70,32 @@ def timed_run(script, options, steps, setting, folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=100, help="training steps of each short run (default 100)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each setting, taking turns (default 2)")
     parser.add_argument("--networks", nargs="+", choices=sorted(NETWORKS), default=sorted(NETWORKS))
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--output", default="benchmarks/results/training_kernels.json")
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error("--steps must be at least 1")
+    if args.steps < 1 or args.rounds < 1:
+        parser.error("--steps and --rounds must be at least 1")
     default = tensorflow_default()
-    settings = {name: SETTINGS[name] or {"TF_ENABLE_ONEDNN_OPTS": default} for name in args.settings}
-    result = {**environment(), "steps": args.steps, "tensorflow_default_onednn": default == "1",
-              "settings": settings, "networks": {}}
+    settings = {name: SETTINGS[name] for name in args.settings}
+    result = {**environment(), "steps": args.steps, "rounds": args.rounds,
+              "tensorflow_default_onednn": default == "1", "settings": settings, "networks": {}}
     with tempfile.TemporaryDirectory() as folder:
         for network in args.networks:
             script, options = NETWORKS[network]
-            runs = {}
-            for name, setting in settings.items():
-                record = timed_run(script, options, args.steps, setting, folder)
-                runs[name] = {"fit_seconds": record["training"]["fit_seconds"],
-                              "seconds_per_step": record["training"]["fit_seconds"] / args.steps,
-                              "final_loss": record["training"]["final_loss"]}
-                print(f"{network}, {name}: {runs[name]['seconds_per_step']:.3f} s a step", flush=True)
-            if "onednn" in runs:
-                for run in runs.values():
-                    run["to_onednn"] = run["fit_seconds"] / runs["onednn"]["fit_seconds"]
+            fits = {name: [] for name in settings}
+            for k in range(args.rounds):
+                for name in (list(settings) if k % 2 == 0 else list(settings)[::-1]):
+                    record = timed_run(script, options, args.steps, settings[name], folder)
+                    fits[name].append(record["training"]["fit_seconds"])
+                    print(f"{network}, round {k + 1}, {name}: {fits[name][-1] / args.steps:.3f} s a step", flush=True)
+            runs = {name: {"fit_seconds_by_round": seconds,
+                           "seconds_per_step": float(np.median(seconds)) / args.steps} for name, seconds in fits.items()}
+            if "onednn" in fits:
+                for name, run in runs.items():
+                    ratios = [a / b for a, b in zip(fits[name], fits["onednn"])]
+                    run["to_onednn_by_round"], run["to_onednn"] = ratios, float(np.median(ratios))
             result["networks"][network] = {"command": [script, *options], "runs": runs}
     print(f"machine kind {machine_kind()}; TensorFlow's own choice: {'oneDNN' if default == '1' else 'Eigen'}")
     write_json(args.output, result)
