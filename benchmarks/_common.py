@@ -27,32 +27,31 @@ from _photos import ALL_BUT, CONDITIONS, SURFACES, make_photo  # noqa: F401
 from _scenes import make_scene, print_words  # noqa: F401
 
 
-def cpu_model():
+def _cpuinfo(field):
+    """The value of the first line of /proc/cpuinfo that starts with ``field``: "" if none does, None if unreadable."""
     try:
         with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            return next((line.split(":", 1)[1].strip() for line in fh if line.startswith(field)), "")
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        return None
+
+
+def cpu_model():
+    return _cpuinfo("model name") or platform.processor() or "unknown"
 
 
 def cpu_mhz():
     """The clock /proc/cpuinfo gives (None where it gives none): machines of one kind differ by it."""
     try:
-        with open("/proc/cpuinfo") as fh:
-            return next((round(float(line.split(":", 1)[1])) for line in fh if line.startswith("cpu MHz")), None)
-    except (OSError, ValueError):
+        return round(float(_cpuinfo("cpu MHz")))
+    except (TypeError, ValueError):
         return None
 
 
 def machine_kind():
     """"AVX-512" or "AVX2": the two kinds of development machine, whose timings differ by up to 2x."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line for line in fh if line.startswith("flags")), "")
-    except OSError:
+    flags = _cpuinfo("flags")
+    if flags is None:
         return "unknown"
     return "AVX-512" if "avx512f" in flags.split() else "AVX2" if "avx2" in flags.split() else "other"
 
